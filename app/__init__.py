@@ -1,0 +1,1 @@
+"""The Streamlit control room: pages, components, managers and the composition root."""

@@ -1,0 +1,1 @@
+"""Reusable render functions: they take typed data, never managers."""

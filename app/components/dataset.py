@@ -1,0 +1,115 @@
+"""Dataset page widgets. Each renders inputs and returns what the person asked for, if anything;
+the page carries it out through the managers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import streamlit as st
+from streamlit.runtime.uploaded_file_manager import UploadedFile
+
+from app import state
+from core.data.categories import CATEGORIES
+from core.data.importer import NamedSource
+from core.data.queries import DatasetStatus, Scope
+
+LoadAction = Literal["initialize", "next_batch", "reset"]
+SOURCES = ("Built-in catalogue", "Challenge files (X + Y)", "One labelled CSV")
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    """An import the person confirmed: the built-in catalogue (``x`` is None) or files."""
+
+    rows: int
+    x: NamedSource | None
+    y: NamedSource | None
+    replace: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    """The product explorer's query."""
+
+    text: str
+    code: int | None
+    scope: Scope
+    page: int
+
+
+def import_form(status: DatasetStatus, default_rows: int) -> ImportRequest | None:
+    """Source choice and the Import button; returns the request when clicked with valid input."""
+    source = st.radio("Source", SOURCES, horizontal=True, key=state.DATASET_SOURCE)
+    rows, x, y = default_rows, None, None
+    if source == SOURCES[0]:
+        rows = st.number_input(
+            "Catalogue size (rows)", min_value=1_000, max_value=84_916, value=default_rows,
+            step=1_000, key=state.DATASET_BUILTIN_ROWS,
+            help="84,916 is the size of the real challenge training set, with its class counts.",
+        )  # fmt: skip
+    elif source == SOURCES[1]:
+        left, right = st.columns(2)
+        x = _named(left.file_uploader("X_train_update.csv", type="csv"))
+        y = _named(right.file_uploader("Y_train_CVw08PX.csv", type="csv"))
+    else:
+        x = _named(st.file_uploader("CSV with designation, description, productid, prdtypecode"))
+    replace = True
+    if status.source is not None:
+        st.warning(
+            f"Importing replaces **{status.source}**: loaded products and the load history are "
+            "cleared, and a new holdout is drawn."
+        )
+        replace = st.checkbox("Replace the current dataset", key=state.DATASET_REPLACE)
+    missing_files = source != SOURCES[0] and (x is None or (source == SOURCES[1] and y is None))
+    if st.button("Import", type="primary", disabled=missing_files or not replace):
+        return ImportRequest(int(rows), x, y, replace=status.source is not None)
+    return None
+
+
+def load_controls(status: DatasetStatus, initial_pct: float, batch_pct: float) -> LoadAction | None:
+    """Loaded-share metrics and the Initialize / Load next batch / Reset buttons."""
+    cols = st.columns(5)
+    cols[0].metric("Loaded share", f"{100 * status.share:.1f} %")
+    cols[1].metric("Products loaded", f"{status.loaded_rows:,}")
+    cols[2].metric("Pool", f"{status.pool_rows:,}")
+    cols[3].metric("Holdout (fixed)", f"{status.holdout_rows:,}")
+    cols[4].metric("Stage", f"{status.stage_bp / 100:g} %")
+    st.caption(f"Source: {status.source}")
+    st.progress(min(status.share, 1.0))
+    complete = status.stage_bp >= 10_000
+    buttons = st.container(horizontal=True)
+    if buttons.button(
+        f"Initialize ({initial_pct:g} %)", type="primary", disabled=status.stage_bp > 0,
+        icon=":material/play_arrow:",
+    ):  # fmt: skip
+        return "initialize"
+    if buttons.button(
+        f"Load next batch (+{batch_pct:g} %)", disabled=status.stage_bp == 0 or complete,
+        icon=":material/add:", help="All products are loaded." if complete else None,
+    ):  # fmt: skip
+        return "next_batch"
+    with buttons.popover("Reset…", disabled=status.loaded_rows == 0, icon=":material/restart_alt:"):
+        st.write(f"Unload all {status.loaded_rows:,} products? The pool and holdout stay.")
+        if st.button("Yes, unload everything", type="primary", key=state.DATASET_RESET_CONFIRM):
+            return "reset"
+    return None
+
+
+def explorer_filters() -> SearchFilters:
+    """Search box, category filter, scope and page number."""
+    cols = st.columns([3, 2, 1, 1])
+    text = cols[0].text_input("Search title or description", key=state.DATASET_SEARCH)
+    codes = [None, *(c.code for c in CATEGORIES)]
+    labels = {c.code: c.label for c in CATEGORIES}
+    code = cols[1].selectbox(
+        "Category", codes, key=state.DATASET_SEARCH_CODE,
+        format_func=lambda c: "All categories" if c is None else labels[c],
+    )  # fmt: skip
+    scope = cols[2].selectbox("In", ("loaded", "pool", "holdout"), key=state.DATASET_SEARCH_SCOPE)
+    page = cols[3].number_input("Page", min_value=1, value=1, step=1, key=state.DATASET_PAGE)
+    return SearchFilters(text=text, code=code, scope=scope, page=int(page))
+
+
+def _named(upload: UploadedFile | None) -> NamedSource | None:
+    return NamedSource(upload.getvalue(), upload.name) if upload is not None else None

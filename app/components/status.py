@@ -1,0 +1,83 @@
+"""The status strip: a row of cards, each a value with a coloured state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+import streamlit as st
+
+from core.data.queries import DatasetStatus
+
+Level = Literal["ok", "warn", "error", "idle"]
+_BADGE: dict[Level, str] = {
+    "ok": ":green[:material/check_circle:]",
+    "warn": ":orange[:material/warning:]",
+    "error": ":red[:material/error:]",
+    "idle": ":gray[:material/radio_button_unchecked:]",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StatusCard:
+    """One card: what it is about, its headline value, a detail line and a state."""
+
+    title: str
+    value: str
+    detail: str
+    level: Level = "ok"
+
+
+def render_status_strip(cards: list[StatusCard]) -> None:
+    """Show cards side by side."""
+    for column, card in zip(st.columns(len(cards)), cards, strict=True):
+        with column, st.container(border=True):
+            st.caption(f"{_BADGE[card.level]} {card.title}")
+            st.markdown(f"**{card.value}**")
+            st.caption(card.detail)
+
+
+def database_cards(
+    backend: str, status: DatasetStatus | None, error: str | None
+) -> list[StatusCard]:
+    """Cards for the database and the data lifecycle (``status`` is None when unreachable)."""
+    if status is None:
+        return [
+            StatusCard("Database", backend, error or "unreachable", "error"),
+            StatusCard("Data loaded", "—", "database unreachable", "idle"),
+            StatusCard("Last load", "—", "database unreachable", "idle"),
+        ]
+    if status.source is None:
+        data = StatusCard("Data loaded", "no dataset", "import one on the Dataset page", "warn")
+    else:
+        data = StatusCard(
+            "Data loaded",
+            f"{100 * status.share:.1f} %",
+            f"{status.loaded_rows:,} of {status.pool_rows:,} products",
+            "ok" if status.loaded_rows else "warn",
+        )
+    last = status.last_load_at
+    return [
+        StatusCard("Database", backend, "reachable", "ok"),
+        data,
+        StatusCard(
+            "Last load",
+            format_age(last) if last else "never",
+            last.strftime("%Y-%m-%d %H:%M UTC") if last else "nothing loaded yet",
+            "ok" if last else "idle",
+        ),
+    ]
+
+
+def format_age(moment: datetime, now: datetime | None = None) -> str:
+    """``"just now"``, ``"5 min ago"``, ``"3 h ago"``, ``"2 days ago"``."""
+    seconds = ((now or datetime.now(UTC)) - moment).total_seconds()
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86_400:
+        return f"{int(seconds // 3600)} h ago"
+    days = int(seconds // 86_400)
+    return f"{days} day{'s' if days > 1 else ''} ago"

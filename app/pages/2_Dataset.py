@@ -1,0 +1,116 @@
+"""Dataset: import a source, load it in stratified batches, and explore what is loaded."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app import state
+from app.bootstrap import get_managers
+from app.components.charts import (
+    class_distribution_chart,
+    cumulative_share_chart,
+    text_length_chart,
+)
+from app.components.dataset import explorer_filters, import_form, load_controls
+from app.components.tables import render_load_history, render_products
+from app.managers.errors import ManagerError
+
+st.set_page_config(
+    page_title="Dataset · Control Room", page_icon=":material/dataset:", layout="wide"
+)
+managers = get_managers()
+database, settings = managers.database, managers.settings
+st.title("Dataset")
+
+try:
+    status = database.status()
+except ManagerError as exc:
+    st.error(str(exc))
+    st.stop()
+
+if flash := st.session_state.pop(state.DATASET_FLASH, None):
+    st.success(flash)
+
+with st.expander("Import data", expanded=status.source is None, icon=":material/upload:"):
+    request = import_form(status, settings.synthetic_rows)
+if request is not None:
+    with st.status("Importing…", expanded=True) as progress:
+        try:
+            if request.x is None:
+                summary = database.import_builtin(request.rows, request.replace, progress.write)
+            else:
+                summary = database.import_files(
+                    request.x, request.y, request.replace, progress.write
+                )
+        except ManagerError as exc:
+            progress.update(label="Import refused", state="error")
+            st.error(str(exc))
+            st.stop()
+    st.session_state[state.DATASET_FLASH] = (
+        f"Imported {summary.source}: {summary.pool_rows:,} products in the pool, "
+        f"{summary.holdout_rows:,} in the fixed holdout."
+    )
+    st.rerun()
+if status.source is None:
+    st.info("No dataset yet: import the built-in catalogue or the challenge files above.")
+    st.stop()
+
+seen_stage = st.session_state.get(state.DATASET_SEEN_STAGE_BP)
+st.session_state[state.DATASET_SEEN_STAGE_BP] = status.stage_bp
+action = load_controls(status, 100 * settings.initial_load_fraction, 100 * settings.batch_fraction)
+if action is not None:
+    with st.spinner("Loading…" if action != "reset" else "Unloading…"):
+        try:
+            if action == "initialize":
+                result = database.initialize()
+            elif action == "next_batch":
+                result = database.load_next_batch(expected_bp=seen_stage)
+            else:
+                result = database.reset()
+        except ManagerError as exc:
+            st.error(str(exc))
+            st.stop()
+    st.session_state[state.DATASET_FLASH] = result.message
+    st.rerun()
+
+try:
+    history = database.history()
+    distribution = database.class_distribution()
+    stats = database.text_stats()
+except ManagerError as exc:
+    st.error(str(exc))
+    st.stop()
+
+left, right = st.columns([3, 2])
+with left:
+    st.subheader("Load history")
+    if history.empty:
+        st.caption("No loads yet: click **Initialize**.")
+    else:
+        render_load_history(history)
+with right:
+    if not history.empty:
+        st.plotly_chart(cumulative_share_chart(history))
+
+tabs = st.tabs(["Class distribution", "Text statistics", "Product explorer"])
+with tabs[0]:
+    st.plotly_chart(class_distribution_chart(distribution))
+with tabs[1]:
+    if stats.rows == 0:
+        st.caption("Nothing loaded yet.")
+    else:
+        cols = st.columns(4)
+        cols[0].metric("Products loaded", f"{stats.rows:,}")
+        cols[1].metric("Median title length", f"{stats.title_lengths.median():.0f} chars")
+        cols[2].metric("Empty descriptions", f"{100 * stats.empty_description_share:.1f} %")
+        cols[3].metric("Descriptions with HTML", f"{100 * stats.html_share:.1f} %")
+        st.plotly_chart(text_length_chart(stats))
+with tabs[2]:
+    filters = explorer_filters()
+    try:
+        found = database.search(filters.text, filters.code, filters.scope, filters.page)
+    except ManagerError as exc:
+        st.error(str(exc))
+    else:
+        st.caption(f"{found.total:,} products · page {found.page} of {found.pages}")
+        render_products(found)

@@ -1,0 +1,15 @@
+"""Session-state keys, declared in one place and prefixed by page. UI state only."""
+
+from __future__ import annotations
+
+# Dataset page
+DATASET_SEEN_STAGE_BP = "dataset_seen_stage_bp"  # stage shown to the user, guards double clicks
+DATASET_FLASH = "dataset_flash"  # message of the last action, shown once after a rerun
+DATASET_SEARCH = "dataset_search"
+DATASET_SEARCH_CODE = "dataset_search_code"
+DATASET_SEARCH_SCOPE = "dataset_search_scope"
+DATASET_PAGE = "dataset_page"
+DATASET_SOURCE = "dataset_source"
+DATASET_REPLACE = "dataset_replace"
+DATASET_RESET_CONFIRM = "dataset_reset_confirm"
+DATASET_BUILTIN_ROWS = "dataset_builtin_rows"

@@ -1,0 +1,145 @@
+"""Command line for scripts, flows and people without a browser.
+
+python -m core.cli data import [--rows N] [--x X.csv --y Y.csv | --csv F.csv] [--replace]
+python -m core.cli data import --if-empty      # what `make run` does on a fresh machine
+python -m core.cli data init | next | reset --yes | status | history
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from core.data import loading, queries
+from core.data.importer import DataValidationError, read_challenge_files, read_labelled_csv
+from core.data.store import DatasetExists, import_products
+from core.data.synthetic import generate_catalogue
+from core.db.engine import ensure_schema, make_engine
+from core.settings import Settings, get_settings
+
+log = logging.getLogger("core.cli")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the process exit code (0 ok, 1 refused, 2 usage)."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    args = _parser().parse_args(argv)
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    ensure_schema(engine)
+    try:
+        args.handler(args, settings, engine)
+    except (DataValidationError, DatasetExists, loading.LoadRefused) as exc:
+        log.error("refused: %s", exc)
+        return 1
+    finally:
+        engine.dispose()
+    return 0
+
+
+def _import(args: argparse.Namespace, settings: Settings, engine: Engine) -> None:
+    if args.if_empty:
+        with engine.connect() as conn:
+            status = queries.dataset_status(conn)
+        if status.source is not None:
+            log.info("Dataset already imported (%s): nothing to do.", status.source)
+            return
+    if args.csv:
+        frame, source = read_labelled_csv(args.csv), args.csv.name
+    elif args.x or args.y or (settings.challenge_x_path and settings.challenge_y_path):
+        x = args.x or settings.challenge_x_path
+        y = args.y or settings.challenge_y_path
+        if not (x and y):
+            raise DataValidationError("arguments", "--x and --y go together")
+        frame, source = read_challenge_files(x, y), f"{x.name} + {y.name}"
+    else:
+        rows = args.rows or settings.synthetic_rows
+        log.info(
+            "Generating the built-in catalogue (%s rows, seed %s)…", f"{rows:,}", settings.seed
+        )
+        frame = generate_catalogue(rows, seed=settings.seed)
+        source = f"built-in catalogue ({rows:,} rows, seed {settings.seed})"
+    summary = import_products(
+        engine,
+        frame,
+        source=source,
+        holdout_fraction=settings.holdout_fraction,
+        seed=settings.seed,
+        replace=args.replace,
+    )
+    log.info(
+        "Imported %s: %s products in the pool, %s in the holdout.",
+        summary.source,
+        f"{summary.pool_rows:,}",
+        f"{summary.holdout_rows:,}",
+    )
+
+
+def _init(_args: argparse.Namespace, settings: Settings, engine: Engine) -> None:
+    log.info(loading.initialize(engine, settings.initial_load_bp, "cli").message)
+
+
+def _next(_args: argparse.Namespace, settings: Settings, engine: Engine) -> None:
+    log.info(loading.load_next_batch(engine, settings.batch_bp, "cli").message)
+
+
+def _reset(args: argparse.Namespace, _settings: Settings, engine: Engine) -> None:
+    if not args.yes:
+        raise loading.LoadRefused("reset unloads every product: add --yes to confirm")
+    log.info(loading.reset(engine, "cli").message)
+
+
+def _status(_args: argparse.Namespace, _settings: Settings, engine: Engine) -> None:
+    with engine.connect() as conn:
+        status = queries.dataset_status(conn)
+    if status.source is None:
+        log.info("No dataset imported. Run: python -m core.cli data import")
+        return
+    log.info("source:   %s", status.source)
+    log.info(
+        "pool:     %s products, holdout %s", f"{status.pool_rows:,}", f"{status.holdout_rows:,}"
+    )
+    log.info("loaded:   %s (%.1f %%)", f"{status.loaded_rows:,}", 100 * status.share)
+    log.info("last load: %s", status.last_load_at or "never")
+
+
+def _history(_args: argparse.Namespace, _settings: Settings, engine: Engine) -> None:
+    with engine.connect() as conn:
+        frame = queries.load_history_frame(conn)
+    if frame.empty:
+        log.info("No loads yet.")
+        return
+    log.info(frame[["loaded_at", "action", "rows", "cumulative_pct", "triggered_by"]].to_string())
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core.cli", description=__doc__.split("\n")[0])
+    groups = parser.add_subparsers(dest="group", required=True)
+    data = groups.add_parser("data", help="import and load products").add_subparsers(
+        dest="command", required=True
+    )
+    imp = data.add_parser("import", help="import the built-in catalogue or challenge files")
+    imp.add_argument("--rows", type=int, help="size of the built-in catalogue")
+    imp.add_argument("--x", type=Path, help="X_train_update.csv")
+    imp.add_argument("--y", type=Path, help="Y_train_CVw08PX.csv")
+    imp.add_argument("--csv", type=Path, help="one CSV that carries prdtypecode")
+    imp.add_argument("--replace", action="store_true", help="replace the current dataset")
+    imp.add_argument("--if-empty", action="store_true", help="only when nothing is imported")
+    imp.set_defaults(handler=_import)
+    data.add_parser("init", help="load the initial stratified share").set_defaults(handler=_init)
+    data.add_parser("next", help="load the next stratified batch").set_defaults(handler=_next)
+    rst = data.add_parser("reset", help="unload every product")
+    rst.add_argument("--yes", action="store_true", help="confirm")
+    rst.set_defaults(handler=_reset)
+    data.add_parser("status", help="where loading stands").set_defaults(handler=_status)
+    data.add_parser("history", help="every load so far").set_defaults(handler=_history)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

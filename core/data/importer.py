@@ -1,0 +1,214 @@
+"""Reading and validating product files: the challenge's X/Y pair or one labelled CSV.
+
+Everything is checked before anything is written, so a bad file is refused whole. Each refusal is
+a :class:`DataValidationError` naming the file, the problem and the first offending row (rows are
+counted from 1, the header excluded).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import pandas as pd
+
+from core.data.categories import CODES
+
+Source = str | Path | bytes | BinaryIO
+
+REQUIRED_X_COLUMNS: tuple[str, ...] = ("designation", "description", "productid")
+REQUIRED_LABELLED_COLUMNS: tuple[str, ...] = (*REQUIRED_X_COLUMNS, "prdtypecode")
+OUTPUT_COLUMNS: tuple[str, ...] = (
+    "productid",
+    "imageid",
+    "designation",
+    "description",
+    "prdtypecode",
+)
+
+
+class DataValidationError(ValueError):
+    """A product file was refused; ``str()`` is a message a person can act on."""
+
+    def __init__(self, file: str, problem: str, row: int | None = None) -> None:
+        self.file = file
+        self.problem = problem
+        self.row = row
+        where = f"{file}, row {row}" if row is not None else file
+        super().__init__(f"{where}: {problem}")
+
+
+@dataclass(frozen=True, slots=True)
+class NamedSource:
+    """A source with the name used in messages (an upload has no path)."""
+
+    data: Source
+    name: str
+
+
+def read_challenge_files(x: Source | NamedSource, y: Source | NamedSource) -> pd.DataFrame:
+    """Read the challenge's ``X_train_update.csv`` and ``Y_train_CVw08PX.csv``, joined on the index.
+
+    Args:
+        x: Products file (index column, designation, description, productid, imageid).
+        y: Labels file (index column, prdtypecode).
+
+    Returns:
+        A validated frame with :data:`OUTPUT_COLUMNS`.
+
+    Raises:
+        DataValidationError: On the first problem found, naming file and row.
+    """
+    x_named, y_named = _named(x, "X_train_update.csv"), _named(y, "Y_train_CVw08PX.csv")
+    products = _read_csv(x_named, index_col=0)
+    labels = _read_csv(y_named, index_col=0)
+    _require_columns(products, REQUIRED_X_COLUMNS, x_named.name)
+    _require_columns(labels, ("prdtypecode",), y_named.name)
+    missing = ~products.index.isin(labels.index)
+    if missing.any():
+        row = int(missing.argmax()) + 1
+        raise DataValidationError(
+            x_named.name,
+            f"index {products.index[row - 1]} has no label in {y_named.name}",
+            row,
+        )
+    labelled = products.join(labels[["prdtypecode"]], how="left")
+    return validate_products(labelled, x_named.name)
+
+
+def read_labelled_csv(source: Source | NamedSource) -> pd.DataFrame:
+    """Read one CSV that already carries ``prdtypecode`` (an index column is optional).
+
+    Args:
+        source: Path, bytes or binary file object.
+
+    Returns:
+        A validated frame with :data:`OUTPUT_COLUMNS`.
+
+    Raises:
+        DataValidationError: On the first problem found, naming file and row.
+    """
+    named = _named(source, "products.csv")
+    frame = _read_csv(named, index_col=None)
+    _require_columns(frame, REQUIRED_LABELLED_COLUMNS, named.name)
+    return validate_products(frame, named.name)
+
+
+def validate_products(frame: pd.DataFrame, file: str = "products") -> pd.DataFrame:
+    """Check and normalise a labelled product frame (all cells as read from CSV, as strings).
+
+    Args:
+        frame: Columns designation, description, productid, prdtypecode and optionally imageid.
+        file: Name used in messages.
+
+    Returns:
+        A new frame with :data:`OUTPUT_COLUMNS`, integer ids and codes, ``""`` for no description.
+
+    Raises:
+        DataValidationError: Missing column, empty designation, non-integer or duplicated
+            productid, non-integer or unknown prdtypecode.
+    """
+    _require_columns(frame, REQUIRED_LABELLED_COLUMNS, file)
+    frame = frame.reset_index(drop=True)
+    designation = frame["designation"].fillna("").astype(str).str.strip()
+    _refuse_first(designation == "", file, lambda _: "empty designation")
+
+    productid = _integers(frame["productid"], "productid", file)
+    duplicated = productid.duplicated(keep=False)
+    if duplicated.any():
+        first = int(duplicated.to_numpy().argmax())
+        again = productid[duplicated & (productid == productid[first])].index[1]
+        raise DataValidationError(
+            file,
+            f"duplicated productid {productid[first]} (again at row {again + 1})",
+            first + 1,
+        )
+
+    code = _integers(frame["prdtypecode"], "prdtypecode", file)
+    known = ", ".join(map(str, CODES))
+    _refuse_first(
+        ~code.isin(CODES),
+        file,
+        lambda i: f"unknown prdtypecode {code[i]} (known codes: {known})",
+    )
+
+    imageid = (
+        _integers(frame["imageid"], "imageid", file)
+        if "imageid" in frame.columns
+        else pd.Series(0, index=frame.index, dtype="int64")
+    )
+    description = frame["description"].fillna("").astype(str).str.strip()
+    return pd.DataFrame(
+        {
+            "productid": productid,
+            "imageid": imageid,
+            "designation": designation,
+            "description": description,
+            "prdtypecode": code,
+        }
+    )
+
+
+def _named(source: Source | NamedSource, default: str) -> NamedSource:
+    if isinstance(source, NamedSource):
+        return source
+    if isinstance(source, str | Path):
+        return NamedSource(source, Path(source).name)
+    return NamedSource(source, getattr(source, "name", None) or default)
+
+
+def _read_bytes(source: Source) -> bytes:
+    if isinstance(source, bytes):
+        return source
+    if isinstance(source, str | Path):
+        return Path(source).read_bytes()
+    return source.read()
+
+
+def _read_csv(named: NamedSource, index_col: int | None) -> pd.DataFrame:
+    try:
+        raw = _read_bytes(named.data)
+    except OSError as exc:
+        raise DataValidationError(named.name, f"cannot be read ({exc.strerror})") from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise DataValidationError(
+            named.name,
+            f"is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at line {line}); "
+            "save the file as UTF-8 and import it again",
+            max(line - 1, 1),
+        ) from exc
+    if not text.strip():
+        raise DataValidationError(named.name, "is empty")
+    try:
+        # Everything as text: ids must not silently become floats, and checks report the cell.
+        return pd.read_csv(io.StringIO(text), index_col=index_col, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise DataValidationError(named.name, f"is not a readable CSV file ({exc})") from exc
+
+
+def _require_columns(frame: pd.DataFrame, required: Iterable[str], file: str) -> None:
+    missing = [name for name in required if name not in frame.columns]
+    if missing:
+        found = ", ".join(map(str, frame.columns)) or "none"
+        raise DataValidationError(file, f"missing column(s) {', '.join(missing)} (found: {found})")
+
+
+def _integers(column: pd.Series, name: str, file: str) -> pd.Series:
+    text = column.fillna("").astype(str).str.strip()
+    # "10.0" is what spreadsheets write for 10; accept it, refuse anything with a fraction.
+    numbers = pd.to_numeric(text, errors="coerce")
+    bad = numbers.isna() | (numbers % 1 != 0)
+    _refuse_first(bad, file, lambda i: f"{name} {text[i]!r} is not an integer")
+    return numbers.astype("int64")
+
+
+def _refuse_first(mask: pd.Series, file: str, problem: Callable[[int], str]) -> None:
+    if mask.any():
+        index = int(mask.to_numpy().argmax())
+        raise DataValidationError(file, problem(index), index + 1)

@@ -1,0 +1,191 @@
+"""Incremental loading: Initialize (stratified 40 %), Load next batch (+3 %) until 100 %, Reset.
+
+Shares are integer basis points (1 % = 100 bp) so "100 %" is exact. Every load is one
+transaction that starts by bumping ``dataset.revision``: that write takes the database's write
+lock (a row lock on PostgreSQL, the RESERVED lock on SQLite), so concurrent loads run one after
+the other and each sees what the previous one committed. Loading the pool up to a share is a pure
+function of that share, which makes every load idempotent: asking again for a share already
+reached loads nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, Engine, delete, func, insert, literal, select, update
+
+from core.db.tables import PRODUCT_FIELDS, dataset, load_history, loaded_products, source_pool
+
+FULL_BP = 10_000
+
+
+class LoadRefused(RuntimeError):
+    """A load that cannot happen now (nothing imported, not initialized, already at 100 %)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """The outcome of one initialize / next batch / reset."""
+
+    action: str
+    rows: int
+    cumulative_rows: int
+    pool_rows: int
+    target_bp: int
+    load_id: int | None
+    message: str
+
+    @property
+    def share(self) -> float:
+        """Loaded share of the pool, 0..1."""
+        return self.cumulative_rows / self.pool_rows if self.pool_rows else 0.0
+
+
+def initialize(engine: Engine, target_bp: int, triggered_by: str) -> LoadResult:
+    """Load the first ``target_bp`` of the pool; a no-op when that share is already loaded.
+
+    Args:
+        engine: Database with an imported dataset.
+        target_bp: Initial share in basis points (4,000 = 40 %).
+        triggered_by: Who or what asked (``"app"``, ``"cli"``, a flow run name).
+
+    Returns:
+        The load, or a no-op result saying the data is already initialized.
+
+    Raises:
+        LoadRefused: No dataset is imported.
+    """
+    with engine.begin() as conn:
+        pool_rows, current_bp = _lock(conn)
+        if current_bp >= target_bp:
+            loaded = _count_loaded(conn)
+            return LoadResult(
+                "initialize", 0, loaded, pool_rows, current_bp, None,
+                f"Already initialized: {loaded:,} of {pool_rows:,} products loaded "
+                f"({current_bp / 100:g} % stage).",
+            )  # fmt: skip
+        return _load(
+            conn, "initialize", current_bp, min(target_bp, FULL_BP), pool_rows, triggered_by
+        )
+
+
+def load_next_batch(
+    engine: Engine, batch_bp: int, triggered_by: str, expected_bp: int | None = None
+) -> LoadResult:
+    """Add the next stratified ``batch_bp`` of the pool, stopping exactly at 100 %.
+
+    Args:
+        engine: Database with an imported, initialized dataset.
+        batch_bp: Batch size in basis points (300 = 3 %).
+        triggered_by: Who or what asked.
+        expected_bp: The stage the caller saw before asking; when the data has already moved
+            past it (a double click, two browser tabs), nothing more is loaded.
+
+    Returns:
+        The load, or a no-op result when ``expected_bp`` is stale.
+
+    Raises:
+        LoadRefused: Nothing imported, not initialized, or already at 100 %.
+    """
+    with engine.begin() as conn:
+        pool_rows, current_bp = _lock(conn)
+        if current_bp == 0:
+            raise LoadRefused("Nothing is loaded yet: Initialize first.")
+        if expected_bp is not None and current_bp != expected_bp:
+            loaded = _count_loaded(conn)
+            return LoadResult(
+                "next_batch", 0, loaded, pool_rows, current_bp, None,
+                f"Nothing loaded: the data moved from {expected_bp / 100:g} % to "
+                f"{current_bp / 100:g} % meanwhile.",
+            )  # fmt: skip
+        if current_bp >= FULL_BP:
+            raise LoadRefused(f"All {pool_rows:,} products are loaded (100 %): nothing to add.")
+        target_bp = min(current_bp + batch_bp, FULL_BP)
+        return _load(conn, "next_batch", current_bp, target_bp, pool_rows, triggered_by)
+
+
+def reset(engine: Engine, triggered_by: str) -> LoadResult:
+    """Unload every product; the pool, the holdout and the history are kept.
+
+    Raises:
+        LoadRefused: No dataset is imported.
+    """
+    with engine.begin() as conn:
+        pool_rows, _ = _lock(conn)
+        removed = conn.execute(delete(loaded_products)).rowcount
+        load_id = _record(conn, "reset", -removed, 0, 0, triggered_by)
+    return LoadResult(
+        "reset", -removed, 0, pool_rows, 0, load_id, f"Reset: {removed:,} products unloaded."
+    )
+
+
+def current_stage_bp(conn: Connection) -> int:
+    """The share reached by the latest load, in basis points (0 before any load or after reset)."""
+    latest = conn.execute(
+        select(load_history.c.target_bp).order_by(load_history.c.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    return latest or 0
+
+
+def _lock(conn: Connection) -> tuple[int, int]:
+    # The UPDATE comes first on purpose: on SQLite a transaction that reads before writing can
+    # be refused the write lock instead of waiting for it.
+    bumped = conn.execute(update(dataset).values(revision=dataset.c.revision + 1))
+    if bumped.rowcount == 0:
+        raise LoadRefused("No dataset is imported yet: import one on the Dataset page first.")
+    pool_rows = conn.execute(select(dataset.c.pool_rows)).scalar_one()
+    return pool_rows, current_stage_bp(conn)
+
+
+def _count_loaded(conn: Connection) -> int:
+    return conn.execute(select(func.count()).select_from(loaded_products)).scalar_one()
+
+
+def _load(
+    conn: Connection, action: str, from_bp: int, to_bp: int, pool_rows: int, triggered_by: str
+) -> LoadResult:
+    before = _count_loaded(conn)
+    load_id = _record(conn, action, 0, before, to_bp, triggered_by)
+    rank_scaled = source_pool.c.class_rank * FULL_BP
+    # Row r of a class of n is in the first p of the pool iff r < ceil(p * n): r * 1e4 < bp * n.
+    batch = select(
+        *(source_pool.c[name] for name in PRODUCT_FIELDS), literal(load_id).label("load_id")
+    ).where(
+        rank_scaled >= from_bp * source_pool.c.class_size,
+        rank_scaled < to_bp * source_pool.c.class_size,
+    )
+    added = conn.execute(
+        insert(loaded_products).from_select([*PRODUCT_FIELDS, "load_id"], batch)
+    ).rowcount
+    _finish(conn, load_id, added, before + added)
+    return LoadResult(
+        action, added, before + added, pool_rows, to_bp, load_id,
+        f"Loaded {added:,} products: {before + added:,} of {pool_rows:,} "
+        f"({to_bp / 100:g} % stage).",
+    )  # fmt: skip
+
+
+def _record(
+    conn: Connection, action: str, rows: int, cumulative: int, target_bp: int, triggered_by: str
+) -> int:
+    return conn.execute(
+        insert(load_history)
+        .values(
+            loaded_at=datetime.now(UTC),
+            action=action,
+            rows=rows,
+            cumulative_rows=cumulative,
+            target_bp=target_bp,
+            triggered_by=triggered_by[:100],
+        )
+        .returning(load_history.c.id)
+    ).scalar_one()
+
+
+def _finish(conn: Connection, load_id: int, rows: int, cumulative: int) -> None:
+    conn.execute(
+        update(load_history)
+        .where(load_history.c.id == load_id)
+        .values(rows=rows, cumulative_rows=cumulative)
+    )

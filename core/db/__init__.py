@@ -1,0 +1,1 @@
+"""Storage: the SQLAlchemy tables and engine shared by the app, the CLI and the flows."""

@@ -1,0 +1,101 @@
+"""SQLAlchemy 2 Core tables, identical on SQLite and PostgreSQL.
+
+The data lifecycle lives in five tables:
+
+- ``dataset``: one row describing the imported source; its ``revision`` is bumped by every write,
+  which serialises concurrent loads (the ``UPDATE`` takes the write lock on both backends) and
+  gives readers a cheap cache key.
+- ``source_pool``: the products that can be loaded, each with its rank inside its class, so that
+  "the first p % of the pool" is an exact, stratified, integer-only predicate.
+- ``holdout_products``: the fixed stratified evaluation set, set aside at import.
+- ``loaded_products``: what training sees; ``productid`` is the primary key, so no product can be
+  loaded twice whatever the callers do.
+- ``load_history``: one row per initialize / next batch / reset.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+dataset = Table(
+    "dataset",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source", String(200), nullable=False),
+    Column("imported_at", DateTime(timezone=True), nullable=False),
+    Column("pool_rows", Integer, nullable=False),
+    Column("holdout_rows", Integer, nullable=False),
+    Column("seed", Integer, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("revision", Integer, nullable=False, default=0),
+)
+
+
+def _product_columns() -> list[Column]:
+    return [
+        Column("imageid", BigInteger, nullable=False),
+        Column("designation", Text, nullable=False),
+        Column("description", Text, nullable=False),
+        Column("prdtypecode", Integer, nullable=False),
+    ]
+
+
+source_pool = Table(
+    "source_pool",
+    metadata,
+    Column("productid", BigInteger, primary_key=True, autoincrement=False),
+    *_product_columns(),
+    Column("class_rank", Integer, nullable=False),
+    Column("class_size", Integer, nullable=False),
+)
+
+holdout_products = Table(
+    "holdout_products",
+    metadata,
+    Column("productid", BigInteger, primary_key=True, autoincrement=False),
+    *_product_columns(),
+)
+
+load_history = Table(
+    "load_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("loaded_at", DateTime(timezone=True), nullable=False),
+    Column("action", String(20), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("cumulative_rows", Integer, nullable=False),
+    Column("target_bp", Integer, nullable=False),
+    Column("triggered_by", String(100), nullable=False),
+)
+
+loaded_products = Table(
+    "loaded_products",
+    metadata,
+    Column("productid", BigInteger, primary_key=True, autoincrement=False),
+    *_product_columns(),
+    Column("load_id", Integer, ForeignKey("load_history.id"), nullable=False),
+)
+
+Index("ix_loaded_products_prdtypecode", loaded_products.c.prdtypecode)
+Index("ix_source_pool_prdtypecode", source_pool.c.prdtypecode)
+
+PRODUCT_FIELDS: tuple[str, ...] = (
+    "productid",
+    "imageid",
+    "designation",
+    "description",
+    "prdtypecode",
+)

@@ -1,0 +1,87 @@
+"""Typed settings for the whole control room, read from ``RAKUTEN_*`` variables and ``.env``.
+
+One object, one prefix: the app, the CLI, the flows and (later) the API all take their URLs, paths
+and thresholds from :func:`get_settings`. Nothing here touches the disk or the network: building a
+``Settings`` only reads the environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    """Every tunable of the control room; see ``.env.example`` for one line per variable."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAKUTEN_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    mode: Literal["local", "stack"] = Field(
+        "local", description="local: supervised processes, SQLite; stack: docker compose"
+    )
+    var_dir: Path = Field(REPO_ROOT / "var", description="Runtime files: database, logs, PIDs")
+    database_url: str = Field(
+        "", description="SQLAlchemy URL; empty means SQLite at <var_dir>/control_room.db"
+    )
+    mlflow_tracking_uri: str = Field("http://127.0.0.1:5000", description="MLflow tracking server")
+    prefect_api_url: str = Field("http://127.0.0.1:4200/api", description="Prefect server API")
+    api_url: str = Field("http://127.0.0.1:8000", description="Predictor API base URL")
+    app_port: int = Field(8501, ge=1, le=65535, description="Port of the Streamlit app")
+
+    challenge_x_path: Path | None = Field(None, description="X_train_update.csv of the challenge")
+    challenge_y_path: Path | None = Field(None, description="Y_train_CVw08PX.csv of the challenge")
+    synthetic_rows: int = Field(
+        84_916, ge=135, description="Size of the built-in synthetic catalogue"
+    )
+    seed: int = Field(42, description="Seed for the catalogue, the holdout and the load order")
+
+    holdout_fraction: float = Field(
+        0.15, gt=0, lt=0.5, description="Share of each class set aside for evaluation at import"
+    )
+    initial_load_fraction: float = Field(
+        0.40, gt=0, le=1, description="Share of the pool loaded by Initialize"
+    )
+    batch_fraction: float = Field(
+        0.03, gt=0, le=1, description="Share of the pool added by each Load next batch"
+    )
+    drift_share_threshold: float = Field(
+        0.30, gt=0, le=1, description="Drift share above which retraining is triggered"
+    )
+    promotion_margin: float = Field(
+        0.0, ge=0, le=1, description="Champion F1 minus this is the bar a candidate must reach"
+    )
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.var_dir / 'control_room.db'}"
+        return self
+
+    @property
+    def database_backend(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``: the dialect part of the database URL."""
+        return self.database_url.split(":", 1)[0].split("+", 1)[0]
+
+    @property
+    def initial_load_bp(self) -> int:
+        """Initial load share in basis points (1 % = 100), so loading arithmetic stays exact."""
+        return round(self.initial_load_fraction * 10_000)
+
+    @property
+    def batch_bp(self) -> int:
+        """Batch share in basis points."""
+        return round(self.batch_fraction * 10_000)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment and ``.env``."""
+    return Settings()

@@ -1,0 +1,54 @@
+"""AppTest fixtures: each test gets its own settings, database and a fresh composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from app.managers.database import DatabaseManager
+from core.db.engine import make_engine
+from core.settings import REPO_ROOT, Settings, get_settings
+
+PAGES = [REPO_ROOT / "app" / "Home.py", *sorted((REPO_ROOT / "app" / "pages").glob("*.py"))]
+UNREACHABLE_DB = "postgresql+psycopg2://postgres@127.0.0.1:1/unreachable"
+
+
+def _fresh_caches() -> None:
+    get_settings.cache_clear()
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+@pytest.fixture
+def app_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings of a control room whose database is a fresh SQLite file."""
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    monkeypatch.setenv("RAKUTEN_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("RAKUTEN_DATABASE_URL", "")
+    monkeypatch.setenv("RAKUTEN_SYNTHETIC_ROWS", "2000")
+    _fresh_caches()
+    yield get_settings()
+    _fresh_caches()
+
+
+@pytest.fixture
+def database(app_settings: Settings) -> Iterator[DatabaseManager]:
+    """A manager on the same database the app under test uses, to arrange and check state."""
+    engine = make_engine(app_settings.database_url)
+    yield DatabaseManager(engine, app_settings)
+    engine.dispose()
+
+
+@pytest.fixture
+def outage(app_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the app at a database that refuses connections."""
+    monkeypatch.setenv("RAKUTEN_DATABASE_URL", UNREACHABLE_DB)
+    _fresh_caches()
+
+
+def run_page(path: Path) -> AppTest:
+    return AppTest.from_file(str(path), default_timeout=60).run()

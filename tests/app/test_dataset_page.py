@@ -1,0 +1,95 @@
+"""The Dataset page drives the data lifecycle: import, initialize, next batch, reset, explore."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from app.managers.database import DatabaseManager
+from tests.app.conftest import REPO_ROOT
+
+DATASET = str(REPO_ROOT / "app" / "pages" / "2_Dataset.py")
+
+
+def page() -> AppTest:
+    return AppTest.from_file(DATASET, default_timeout=60).run()
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def button(at: AppTest, prefix: str):
+    return next(b for b in at.button if b.label.startswith(prefix))
+
+
+def test_fresh_database_offers_the_import(app_settings) -> None:
+    at = page()
+    assert "No dataset yet" in at.info[0].value
+    assert at.radio[0].value == "Built-in catalogue"
+    button(at, "Import").click().run()
+    assert not at.exception
+    assert "Imported built-in catalogue (2,000 rows" in at.success[0].value
+    assert metric(at, "Loaded share") == "0.0 %"
+
+
+def test_initialize_then_next_batch_then_reset(database: DatabaseManager) -> None:
+    database.import_builtin(2_000)
+    at = page()
+    assert button(at, "Load next batch").disabled
+
+    button(at, "Initialize").click().run()
+    assert metric(at, "Stage") == "40 %"
+    assert metric(at, "Loaded share").startswith(("40.", "41."))
+    assert button(at, "Initialize").disabled
+
+    button(at, "Load next batch").click().run()
+    assert metric(at, "Stage") == "43 %"
+    history = at.dataframe[0].value
+    assert history["action"].tolist() == ["Next batch", "Initialize"]
+
+    button(at, "Yes, unload everything").click().run()
+    assert metric(at, "Products loaded") == "0"
+    assert database.status().loaded_rows == 0
+
+
+def test_a_stale_click_loads_nothing(database: DatabaseManager) -> None:
+    database.import_builtin(2_000)
+    database.initialize()
+    at = page()  # the person sees 40 %
+    database.load_next_batch()  # someone else loads meanwhile (43 %)
+    button(at, "Load next batch").click().run()
+    assert "moved from 40 % to 43 %" in at.success[0].value
+    assert database.status().stage_bp == 4_300
+
+
+def test_load_refused_at_100_percent_shows_why(database: DatabaseManager, monkeypatch) -> None:
+    database.import_builtin(2_000)
+    database.initialize()
+    while database.status().stage_bp < 10_000:
+        database.load_next_batch()
+    at = page()
+    assert metric(at, "Loaded share") == "100.0 %"
+    assert button(at, "Load next batch").disabled
+
+
+def test_replacing_the_dataset_needs_the_checkbox(database: DatabaseManager) -> None:
+    database.import_builtin(2_000)
+    at = page()
+    assert button(at, "Import").disabled
+    at.checkbox(key="dataset_replace").check().run()
+    at.number_input(key="dataset_builtin_rows").set_value(1_000).run()
+    button(at, "Import").click().run()
+    assert not at.exception
+    assert database.status().source.startswith("built-in catalogue (1,000 rows")
+
+
+def test_explorer_filters_by_text_and_category(database: DatabaseManager) -> None:
+    database.import_builtin(2_000)
+    database.initialize()
+    at = page()
+    at.selectbox(key="dataset_search_code").select(2583).run()
+    products = at.dataframe[-1].value
+    assert len(products) > 0 and set(products["category"]) == {"2583 · Pools & accessories"}
+    at.text_input(key="dataset_search").input("zzzz-nothing-matches").run()
+    assert at.dataframe[-1].value.empty
+    assert any("0 products" in c.value for c in at.caption)

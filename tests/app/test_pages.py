@@ -1,0 +1,44 @@
+"""Every page renders without exception, and says plainly when the database is down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app.managers.database import DatabaseManager
+from tests.app.conftest import PAGES, run_page
+
+page_ids = [p.stem for p in PAGES]
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=page_ids)
+def test_page_renders_on_a_fresh_database(page: Path, app_settings) -> None:
+    at = run_page(page)
+    no_exception(at)
+    assert not at.error
+
+
+@pytest.mark.parametrize("page", PAGES, ids=page_ids)
+def test_page_renders_with_data_loaded(page: Path, database: DatabaseManager) -> None:
+    database.import_builtin(2_000)
+    database.initialize()
+    database.load_next_batch()
+    at = run_page(page)
+    no_exception(at)
+    assert not at.error
+
+
+@pytest.mark.parametrize("page", PAGES, ids=page_ids)
+def test_page_shows_a_readable_error_when_the_database_is_down(page: Path, outage) -> None:
+    at = run_page(page)
+    no_exception(at)
+    assert at.error, "expected an st.error naming the database"
+    message = at.error[0].value
+    assert "Database not reachable at postgresql" in message and "127.0.0.1:1" in message
+    assert "Traceback" not in message
