@@ -21,11 +21,11 @@ st.caption(
 )
 
 try:
-    status, error = database.status(), None
+    status = database.status()
 except ManagerError as exc:
-    status, error = None, str(exc)
-    st.error(error)
-render_status_strip(database_cards(database.backend, status, error and "unreachable"))
+    status = None
+    st.error(str(exc))
+render_status_strip(database_cards(database.backend, status))
 
 st.subheader("Lifecycle")
 st.page_link(

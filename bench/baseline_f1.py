@@ -12,9 +12,7 @@ such a baseline; the synthetic data is tuned to land near 0.85.
 from __future__ import annotations
 
 import argparse
-import html
 import logging
-import re
 import sys
 import time
 from pathlib import Path
@@ -26,16 +24,9 @@ if str(_ROOT) not in sys.path:
 
 from core.data.categories import CATEGORY_BY_CODE  # noqa: E402
 from core.data.synthetic import generate_catalogue  # noqa: E402
+from core.features import combine_texts  # noqa: E402
 
 log = logging.getLogger("bench.baseline_f1")
-_TAG = re.compile(r"<[^>]+>")
-_SPACES = re.compile(r"\s+")
-
-
-def clean_text(designation: str, description: str) -> str:
-    """Title + description with HTML tags stripped and entities unescaped."""
-    text = f"{designation} {description}"
-    return _SPACES.sub(" ", _TAG.sub(" ", html.unescape(text))).strip()
 
 
 def run(
@@ -63,7 +54,7 @@ def run(
     start = time.perf_counter()
     df = generate_catalogue(rows, seed=seed)
     gen_s = time.perf_counter() - start
-    text = [clean_text(t, d) for t, d in zip(df["designation"], df["description"], strict=True)]
+    text = combine_texts(df["designation"], df["description"])
     x_train, x_test, y_train, y_test = train_test_split(
         text,
         df["prdtypecode"].to_numpy(),

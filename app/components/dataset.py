@@ -4,6 +4,7 @@ the page carries it out through the managers."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import streamlit as st
@@ -15,7 +16,12 @@ from core.data.importer import NamedSource
 from core.data.queries import DatasetStatus, Scope
 
 LoadAction = Literal["initialize", "next_batch", "reset"]
-SOURCES = ("Built-in catalogue", "Challenge files (X + Y)", "One labelled CSV")
+SOURCES = (
+    "Built-in catalogue",
+    "Challenge files (X + Y)",
+    "One labelled CSV",
+    "Challenge files on this machine",
+)
 
 
 @dataclass(frozen=True)
@@ -38,7 +44,9 @@ class SearchFilters:
     page: int
 
 
-def import_form(status: DatasetStatus, default_rows: int) -> ImportRequest | None:
+def import_form(
+    status: DatasetStatus, default_rows: int, x_path: Path | None, y_path: Path | None
+) -> ImportRequest | None:
     """Source choice and the Import button; returns the request when clicked with valid input."""
     source = st.radio("Source", SOURCES, horizontal=True, key=state.DATASET_SOURCE)
     rows, x, y = default_rows, None, None
@@ -52,8 +60,12 @@ def import_form(status: DatasetStatus, default_rows: int) -> ImportRequest | Non
         left, right = st.columns(2)
         x = _named(left.file_uploader("X_train_update.csv", type="csv"))
         y = _named(right.file_uploader("Y_train_CVw08PX.csv", type="csv"))
-    else:
+    elif source == SOURCES[2]:
         x = _named(st.file_uploader("CSV with designation, description, productid, prdtypecode"))
+    else:
+        left, right = st.columns(2)
+        x = _path(left.text_input("Path of X_train_update.csv", value=str(x_path or "")))
+        y = _path(right.text_input("Path of Y_train_CVw08PX.csv", value=str(y_path or "")))
     replace = True
     if status.source is not None:
         st.warning(
@@ -61,7 +73,7 @@ def import_form(status: DatasetStatus, default_rows: int) -> ImportRequest | Non
             "cleared, and a new holdout is drawn."
         )
         replace = st.checkbox("Replace the current dataset", key=state.DATASET_REPLACE)
-    missing_files = source != SOURCES[0] and (x is None or (source == SOURCES[1] and y is None))
+    missing_files = source != SOURCES[0] and (x is None or (source != SOURCES[2] and y is None))
     if st.button("Import", type="primary", disabled=missing_files or not replace):
         return ImportRequest(int(rows), x, y, replace=status.source is not None)
     return None
@@ -113,3 +125,8 @@ def explorer_filters() -> SearchFilters:
 
 def _named(upload: UploadedFile | None) -> NamedSource | None:
     return NamedSource(upload.getvalue(), upload.name) if upload is not None else None
+
+
+def _path(text: str) -> NamedSource | None:
+    # The file is read (and a missing one reported) by the importer, not here.
+    return NamedSource(Path(text.strip()), Path(text.strip()).name) if text.strip() else None

@@ -38,13 +38,11 @@ def render_status_strip(cards: list[StatusCard]) -> None:
             st.caption(card.detail)
 
 
-def database_cards(
-    backend: str, status: DatasetStatus | None, error: str | None
-) -> list[StatusCard]:
+def database_cards(backend: str, status: DatasetStatus | None) -> list[StatusCard]:
     """Cards for the database and the data lifecycle (``status`` is None when unreachable)."""
     if status is None:
         return [
-            StatusCard("Database", backend, error or "unreachable", "error"),
+            StatusCard("Database", backend, "unreachable", "error"),
             StatusCard("Data loaded", "—", "database unreachable", "idle"),
             StatusCard("Last load", "—", "database unreachable", "idle"),
         ]

@@ -32,7 +32,9 @@ if flash := st.session_state.pop(state.DATASET_FLASH, None):
     st.success(flash)
 
 with st.expander("Import data", expanded=status.source is None, icon=":material/upload:"):
-    request = import_form(status, settings.synthetic_rows)
+    request = import_form(
+        status, settings.synthetic_rows, settings.challenge_x_path, settings.challenge_y_path
+    )
 if request is not None:
     with st.status("Importing…", expanded=True) as progress:
         try:

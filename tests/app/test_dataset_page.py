@@ -62,7 +62,7 @@ def test_a_stale_click_loads_nothing(database: DatabaseManager) -> None:
     assert database.status().stage_bp == 4_300
 
 
-def test_load_refused_at_100_percent_shows_why(database: DatabaseManager, monkeypatch) -> None:
+def test_next_batch_is_disabled_at_100_percent(database: DatabaseManager) -> None:
     database.import_builtin(2_000)
     database.initialize()
     while database.status().stage_bp < 10_000:
@@ -93,3 +93,49 @@ def test_explorer_filters_by_text_and_category(database: DatabaseManager) -> Non
     at.text_input(key="dataset_search").input("zzzz-nothing-matches").run()
     assert at.dataframe[-1].value.empty
     assert any("0 products" in c.value for c in at.caption)
+
+
+X_FILE = (
+    ",designation,description,productid,imageid\n"
+    + "".join(f"{i},Piscine tubulaire {i},,{1000 + i},{i}\n" for i in range(30))
+    + "".join(f"{30 + i},Roman policier tome {i},,{2000 + i},{i}\n" for i in range(30))
+)
+Y_FILE = ",prdtypecode\n" + "".join(f"{i},{2583 if i < 30 else 10}\n" for i in range(60))
+
+
+def import_from_paths(at: AppTest, x: str, y: str) -> AppTest:
+    at.radio(key="dataset_source").set_value("Challenge files on this machine").run()
+    at.text_input[0].input(x).run()
+    at.text_input[1].input(y).run()
+    return button(at, "Import").click().run()
+
+
+def test_challenge_files_from_paths(app_settings, tmp_path) -> None:
+    (tmp_path / "X.csv").write_text(X_FILE, encoding="utf-8")
+    (tmp_path / "Y.csv").write_text(Y_FILE, encoding="utf-8")
+    at = import_from_paths(page(), str(tmp_path / "X.csv"), str(tmp_path / "Y.csv"))
+    assert not at.exception and not at.error
+    assert "Imported X.csv + Y.csv: 52 products in the pool, 8 in the fixed holdout" in (
+        at.success[0].value
+    )
+
+
+def test_a_bad_file_is_refused_on_the_page_and_nothing_changes(
+    database: DatabaseManager, tmp_path
+) -> None:
+    database.import_builtin(2_000)
+    database.initialize()
+    before = database.status()
+    (tmp_path / "X.csv").write_text(X_FILE, encoding="utf-8")
+    (tmp_path / "Y.csv").write_text(Y_FILE.replace("\n5,2583\n", "\n5,9999\n"), encoding="utf-8")
+    at = page()
+    at.checkbox(key="dataset_replace").check().run()
+    at = import_from_paths(at, str(tmp_path / "X.csv"), str(tmp_path / "Y.csv"))
+    assert not at.exception
+    assert "X.csv, row 6: unknown prdtypecode 9999" in at.error[0].value
+    assert database.status() == before
+
+
+def test_a_missing_file_is_named(app_settings, tmp_path) -> None:
+    at = import_from_paths(page(), str(tmp_path / "nope.csv"), str(tmp_path / "Y.csv"))
+    assert "nope.csv: cannot be read (No such file or directory)" in at.error[0].value

@@ -7,7 +7,7 @@ package, which .ci/run installs). Off CI, the tests skip when it is missing; in 
 from __future__ import annotations
 
 import os
-import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -50,7 +50,10 @@ def wait_until_healthy(url: str, process: subprocess.Popen, log: Path, timeout: 
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start the control room on a free loopback port with its own empty var/ folder."""
+    """`make run` on a free loopback port with its own empty var/ folder, as a newcomer runs it.
+
+    The virtualenv is the one running the tests (VENV), so make finds everything installed.
+    """
     var_dir = tmp_path_factory.mktemp("var")
     port = free_port()
     env = {
@@ -59,22 +62,26 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "RAKUTEN_DATABASE_URL": "",
         "RAKUTEN_SYNTHETIC_ROWS": "20000",
         "RAKUTEN_APP_PORT": str(port),
+        "VENV": str(Path(sys.executable).parents[1]),
     }
-    log = var_dir / "streamlit.log"
-    streamlit = shutil.which("streamlit", path=str(Path(sys.executable).parent)) or "streamlit"
+    log = var_dir / "make-run.log"
     with log.open("w") as out:
+        # Own process group: make, streamlit and anything they start are stopped together.
         process = subprocess.Popen(
-            [streamlit, "run", "app/Home.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
-            cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            ["make", "--no-print-directory", "run"], cwd=REPO_ROOT, env=env,
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(url, process, log)
+        assert url in log.read_text(), "make run should print the app's URL"
         yield url
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 
 import numpy as np
@@ -19,6 +18,7 @@ from core.data.synthetic import (
     class_counts,
     generate_catalogue,
 )
+from core.features import combine_texts
 
 SMALL = 2_000
 
@@ -148,8 +148,7 @@ def test_baseline_learns_but_not_trivially() -> None:
     from sklearn.pipeline import make_pipeline
 
     df = generate_catalogue(6_000, seed=5)
-    text = (df["designation"] + " " + df["description"]).map(html.unescape)
-    text = text.str.replace(r"<[^>]+>", " ", regex=True)
+    text = combine_texts(df["designation"], df["description"])
     x_train, x_test, y_train, y_test = train_test_split(
         text, df["prdtypecode"], test_size=0.2, stratify=df["prdtypecode"], random_state=0
     )
