@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     challenge_x_path: Path | None = Field(None, description="X_train_update.csv of the challenge")
     challenge_y_path: Path | None = Field(None, description="Y_train_CVw08PX.csv of the challenge")
     synthetic_rows: int = Field(
-        84_916, ge=135, description="Size of the built-in synthetic catalogue"
+        84_916, ge=135, le=849_160, description="Size of the built-in synthetic catalogue"
     )
     seed: int = Field(42, description="Seed for the catalogue, the holdout and the load order")
 

@@ -14,6 +14,7 @@ from app import state
 from core.data.categories import CATEGORIES
 from core.data.importer import NamedSource
 from core.data.queries import DatasetStatus, Scope
+from core.data.synthetic import MAX_ROWS, MIN_ROWS
 
 LoadAction = Literal["initialize", "next_batch", "reset"]
 SOURCES = (
@@ -52,7 +53,7 @@ def import_form(
     rows, x, y = default_rows, None, None
     if source == SOURCES[0]:
         rows = st.number_input(
-            "Catalogue size (rows)", min_value=1_000, max_value=84_916, value=default_rows,
+            "Catalogue size (rows)", min_value=MIN_ROWS, max_value=MAX_ROWS, value=default_rows,
             step=1_000, key=state.DATASET_BUILTIN_ROWS,
             help="84,916 is the size of the real challenge training set, with its class counts.",
         )  # fmt: skip

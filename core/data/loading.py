@@ -59,12 +59,7 @@ def initialize(engine: Engine, target_bp: int, triggered_by: str) -> LoadResult:
     with engine.begin() as conn:
         pool_rows, current_bp = _lock(conn)
         if current_bp >= target_bp:
-            loaded = _count_loaded(conn)
-            return LoadResult(
-                "initialize", 0, loaded, pool_rows, current_bp, None,
-                f"Already initialized: {loaded:,} of {pool_rows:,} products loaded "
-                f"({current_bp / 100:g} % stage).",
-            )  # fmt: skip
+            return _unchanged(conn, "initialize", pool_rows, current_bp, "Already initialized")
         return _load(
             conn, "initialize", current_bp, min(target_bp, FULL_BP), pool_rows, triggered_by
         )
@@ -93,12 +88,8 @@ def load_next_batch(
         if current_bp == 0:
             raise LoadRefused("Nothing is loaded yet: Initialize first.")
         if expected_bp is not None and current_bp != expected_bp:
-            loaded = _count_loaded(conn)
-            return LoadResult(
-                "next_batch", 0, loaded, pool_rows, current_bp, None,
-                f"Nothing loaded: the data moved from {expected_bp / 100:g} % to "
-                f"{current_bp / 100:g} % meanwhile.",
-            )  # fmt: skip
+            why = f"Nothing loaded, the data moved on from {expected_bp / 100:g} % meanwhile"
+            return _unchanged(conn, "next_batch", pool_rows, current_bp, why)
         if current_bp >= FULL_BP:
             raise LoadRefused(f"All {pool_rows:,} products are loaded (100 %): nothing to add.")
         target_bp = min(current_bp + batch_bp, FULL_BP)
@@ -140,6 +131,16 @@ def _lock(conn: Connection) -> tuple[int, int]:
 
 def _count_loaded(conn: Connection) -> int:
     return conn.execute(select(func.count()).select_from(loaded_products)).scalar_one()
+
+
+def _unchanged(
+    conn: Connection, action: str, pool_rows: int, stage_bp: int, why: str
+) -> LoadResult:
+    loaded = _count_loaded(conn)
+    return LoadResult(
+        action, 0, loaded, pool_rows, stage_bp, None,
+        f"{why}: {loaded:,} of {pool_rows:,} products loaded ({stage_bp / 100:g} % stage).",
+    )  # fmt: skip
 
 
 def _load(

@@ -139,6 +139,8 @@ def import_products(
 
 
 def _bulk_insert(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
+    if frame.empty:
+        return  # an empty executemany would insert one row of defaults
     columns = list(frame.columns)
     if conn.dialect.name == "postgresql":
         # COPY is an order of magnitude faster than multi-row INSERTs for ~100k text rows.

@@ -1,0 +1,63 @@
+"""The command line drives the same data lifecycle as the Dataset page."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+
+import pytest
+
+from core.cli import main
+from core.settings import REPO_ROOT, get_settings
+
+
+@pytest.fixture
+def cli(database_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture):
+    monkeypatch.setenv("RAKUTEN_DATABASE_URL", database_url)
+    monkeypatch.chdir(REPO_ROOT / "tests")  # no stray .env
+    get_settings.cache_clear()
+    caplog.set_level(logging.INFO, logger="core.cli")
+
+    def run(*argv: str) -> tuple[int, str]:
+        caplog.clear()
+        return main(["data", *argv]), caplog.text
+
+    yield run
+    get_settings.cache_clear()
+
+
+def test_full_cycle(cli) -> None:
+    code, out = cli("status")
+    assert code == 0 and "No dataset imported" in out
+    code, out = cli("import", "--rows", "1000")
+    assert code == 0 and "Imported built-in catalogue (1,000 rows" in out
+    assert "nothing to do" in cli("import", "--if-empty")[1]
+    assert cli("import", "--rows", "1000")[0] == 1  # refuses to replace without --replace
+    assert "(40 % stage)" in cli("init")[1]
+    assert "(43 % stage)" in cli("next")[1]
+    code, out = cli("history")
+    assert code == 0 and "initialize" in out and "next_batch" in out
+    assert "loaded:" in cli("status")[1]
+    code, out = cli("reset")
+    assert code == 1 and "--yes" in out
+    assert "unloaded" in cli("reset", "--yes")[1]
+
+
+def test_challenge_files(cli, tmp_path) -> None:
+    x = tmp_path / "X.csv"
+    y = tmp_path / "Y.csv"
+    x.write_text(",designation,description,productid,imageid\n0,Livre,,1,1\n1,Piscine,,2,2\n")
+    y.write_text(",prdtypecode\n0,10\n1,2583\n")
+    code, out = cli("import", "--x", str(x), "--y", str(y))
+    assert code == 0 and "X.csv + Y.csv" in out
+    y.write_text(",prdtypecode\n0,10\n1,77\n")
+    code, out = cli("import", "--x", str(x), "--y", str(y), "--replace")
+    assert code == 1 and "row 2: unknown prdtypecode 77" in out
+
+
+def test_runs_as_a_module() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "core.cli", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0 and "data" in result.stdout
