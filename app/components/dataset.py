@@ -11,9 +11,10 @@ import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from app import state
+from app.components.charts import text_length_chart
 from core.data.categories import CATEGORIES
 from core.data.importer import NamedSource
-from core.data.queries import DatasetStatus, Scope
+from core.data.queries import DatasetStatus, Scope, TextStats
 from core.data.synthetic import MAX_ROWS, MIN_ROWS
 
 LoadAction = Literal["initialize", "next_batch", "reset"]
@@ -107,6 +108,19 @@ def load_controls(status: DatasetStatus, initial_pct: float, batch_pct: float) -
         if st.button("Yes, unload everything", type="primary", key=state.DATASET_RESET_CONFIRM):
             return "reset"
     return None
+
+
+def render_text_stats(stats: TextStats) -> None:
+    """Headline text figures and the length distributions."""
+    if stats.rows == 0:
+        st.caption("Nothing loaded yet.")
+        return
+    cols = st.columns(4)
+    cols[0].metric("Products loaded", f"{stats.rows:,}")
+    cols[1].metric("Median title length", f"{stats.title_lengths.median():.0f} chars")
+    cols[2].metric("Empty descriptions", f"{100 * stats.empty_description_share:.1f} %")
+    cols[3].metric("Descriptions with HTML", f"{100 * stats.html_share:.1f} %")
+    st.plotly_chart(text_length_chart(stats))
 
 
 def explorer_filters() -> SearchFilters:

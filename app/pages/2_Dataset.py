@@ -6,12 +6,13 @@ import streamlit as st
 
 from app import state
 from app.bootstrap import get_managers
-from app.components.charts import (
-    class_distribution_chart,
-    cumulative_share_chart,
-    text_length_chart,
+from app.components.charts import class_distribution_chart, cumulative_share_chart
+from app.components.dataset import (
+    explorer_filters,
+    import_form,
+    load_controls,
+    render_text_stats,
 )
-from app.components.dataset import explorer_filters, import_form, load_controls
 from app.components.tables import render_load_history, render_products
 from app.managers.errors import ManagerError
 
@@ -77,8 +78,6 @@ if action is not None:
 
 try:
     history = database.history()
-    distribution = database.class_distribution()
-    stats = database.text_stats()
 except ManagerError as exc:
     st.error(str(exc))
     st.stop()
@@ -94,25 +93,24 @@ with right:
     if not history.empty:
         st.plotly_chart(cumulative_share_chart(history))
 
-tabs = st.tabs(["Class distribution", "Text statistics", "Product explorer"])
-with tabs[0]:
-    st.plotly_chart(class_distribution_chart(distribution))
-with tabs[1]:
-    if stats.rows == 0:
-        st.caption("Nothing loaded yet.")
-    else:
-        cols = st.columns(4)
-        cols[0].metric("Products loaded", f"{stats.rows:,}")
-        cols[1].metric("Median title length", f"{stats.title_lengths.median():.0f} chars")
-        cols[2].metric("Empty descriptions", f"{100 * stats.empty_description_share:.1f} %")
-        cols[3].metric("Descriptions with HTML", f"{100 * stats.html_share:.1f} %")
-        st.plotly_chart(text_length_chart(stats))
-with tabs[2]:
-    filters = explorer_filters()
-    try:
-        found = database.search(filters.text, filters.code, filters.scope, filters.page)
-    except ManagerError as exc:
-        st.error(str(exc))
-    else:
-        st.caption(f"{found.total:,} products · page {found.page} of {found.pages}")
-        render_products(found)
+# Stateful tabs: the open one survives reruns (a search keeps its tab), and only it is computed.
+distribution_tab, text_tab, explorer_tab = st.tabs(
+    ["Class distribution", "Text statistics", "Product explorer"],
+    key=state.DATASET_TAB,
+    on_change="rerun",
+)
+try:
+    if distribution_tab.open:
+        with distribution_tab:
+            st.plotly_chart(class_distribution_chart(database.class_distribution()))
+    if text_tab.open:
+        with text_tab:
+            render_text_stats(database.text_stats())
+    if explorer_tab.open:
+        with explorer_tab:
+            filters = explorer_filters()
+            found = database.search(filters.text, filters.code, filters.scope, filters.page)
+            st.caption(f"{found.total:,} products · page {found.page} of {found.pages}")
+            render_products(found)
+except ManagerError as exc:
+    st.error(str(exc))

@@ -87,7 +87,9 @@ def test_replacing_the_dataset_needs_the_checkbox(database: DatabaseManager) -> 
 def test_explorer_filters_by_text_and_category(database: DatabaseManager) -> None:
     database.import_builtin(2_000)
     database.initialize()
-    at = page()
+    at = AppTest.from_file(DATASET, default_timeout=60)
+    at.session_state["dataset_tab"] = "Product explorer"
+    at.run()
     at.selectbox(key="dataset_search_code").select(2583).run()
     products = at.dataframe[-1].value
     assert len(products) > 0 and set(products["category"]) == {"2583 · Pools & accessories"}
@@ -140,3 +142,18 @@ def test_a_bad_file_is_refused_on_the_page_and_nothing_changes(
 def test_a_missing_file_is_named(app_settings, tmp_path) -> None:
     at = import_from_paths(page(), str(tmp_path / "nope.csv"), str(tmp_path / "Y.csv"))
     assert "nope.csv: cannot be read (No such file or directory)" in at.error[0].value
+
+
+def test_each_tab_renders_only_when_open(database: DatabaseManager) -> None:
+    database.import_builtin(2_000)
+    database.initialize()
+    for tab, shows in [
+        ("Class distribution", lambda at: len(at.get("plotly_chart")) == 2),
+        ("Text statistics", lambda at: metric(at, "Empty descriptions").endswith("%")),
+        ("Product explorer", lambda at: "products · page 1 of" in at.caption[-1].value),
+    ]:
+        at = AppTest.from_file(DATASET, default_timeout=60)
+        at.session_state["dataset_tab"] = tab
+        at.run()
+        assert not at.exception and shows(at), tab
+    assert not any(m.label == "Empty descriptions" for m in at.metric)  # closed tab not computed
