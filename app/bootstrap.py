@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import streamlit as st
+from pydantic import ValidationError
 
 from app.managers.database import DatabaseManager
 from core.db.engine import make_engine
-from core.settings import Settings, get_settings
+from core.settings import Settings, describe_settings_error, get_settings
 
 
 @dataclass(frozen=True)
@@ -20,10 +21,22 @@ class Managers:
 
 
 @st.cache_resource(show_spinner=False)
-def get_managers() -> Managers:
-    """Build the managers once; Streamlit shares them across sessions (they hold no user state)."""
+def _build() -> Managers:
     settings = get_settings()
     return Managers(
         settings=settings,
         database=DatabaseManager(make_engine(settings.database_url), settings),
     )
+
+
+def get_managers() -> Managers:
+    """The managers, built once and shared by every session (they hold no user state).
+
+    Invalid settings stop the page with a message naming each bad variable.
+    """
+    try:
+        return _build()
+    except ValidationError as exc:
+        st.error(describe_settings_error(exc))
+        st.stop()
+        raise  # st.stop() does not return; this keeps type checkers honest

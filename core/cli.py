@@ -13,14 +13,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.data import loading, queries
 from core.data.importer import DataValidationError, read_challenge_files, read_labelled_csv
 from core.data.store import DatasetExists, import_products
 from core.data.synthetic import generate_catalogue
-from core.db.engine import ensure_schema, make_engine
-from core.settings import Settings, get_settings
+from core.db.engine import describe, ensure_schema, make_engine
+from core.settings import Settings, describe_settings_error, get_settings
 
 log = logging.getLogger("core.cli")
 
@@ -29,13 +31,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the process exit code (0 ok, 1 refused, 2 usage)."""
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     args = _parser().parse_args(argv)
-    settings = get_settings()
-    engine = make_engine(settings.database_url)
-    ensure_schema(engine)
     try:
+        settings = get_settings()
+    except ValidationError as exc:
+        log.error("%s", describe_settings_error(exc))
+        return 2
+    engine = make_engine(settings.database_url)
+    try:
+        ensure_schema(engine)
         args.handler(args, settings, engine)
-    except (DataValidationError, DatasetExists, loading.LoadRefused) as exc:
+    except (DataValidationError, DatasetExists, loading.LoadRefused, ValueError) as exc:
         log.error("refused: %s", exc)
+        return 1
+    except SQLAlchemyError as exc:
+        reason = next(iter(str(getattr(exc, "orig", None) or exc).splitlines()), "")
+        log.error("database error on %s: %s", describe(engine), reason)
         return 1
     finally:
         engine.dispose()

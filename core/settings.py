@@ -11,8 +11,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,10 +61,27 @@ class Settings(BaseSettings):
         0.0, ge=0, le=1, description="Champion F1 minus this is the bar a candidate must reach"
     )
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_parses(cls, url: str) -> str:
+        if not url:
+            return url
+        if url.startswith("postgres://"):
+            raise ValueError("use postgresql:// (or postgresql+psycopg2://), not postgres://")
+        try:
+            backend = make_url(url).get_backend_name()
+        except ArgumentError as exc:
+            raise ValueError(f"not a database URL: {url!r}") from exc
+        if backend not in {"sqlite", "postgresql"}:
+            raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
+        return url
+
     @model_validator(mode="after")
-    def _default_database(self) -> Settings:
+    def _derived(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{self.var_dir / 'control_room.db'}"
+        if self.initial_load_bp < 1 or self.batch_bp < 1:
+            raise ValueError("load fractions must be at least 0.0001 (0.01 %)")
         return self
 
     @property
@@ -79,6 +98,18 @@ class Settings(BaseSettings):
     def batch_bp(self) -> int:
         """Batch share in basis points."""
         return round(self.batch_fraction * 10_000)
+
+
+def describe_settings_error(exc: ValidationError) -> str:
+    """One line per invalid variable, named as it is set: ``RAKUTEN_DATABASE_URL: …``."""
+    lines = []
+    for error in exc.errors():
+        field = "_".join(str(part) for part in error["loc"]) or "settings"
+        name = f"RAKUTEN_{field.upper()}" if field != "settings" else "settings"
+        lines.append(f"{name}: {error['msg'].removeprefix('Value error, ')}")
+    return "Invalid settings — fix them in the environment or .env, then restart:\n" + "\n".join(
+        f"- {line}" for line in lines
+    )
 
 
 @lru_cache

@@ -1,7 +1,8 @@
 # The control room's image: the Streamlit app and the CLI (flows and the API reuse it later).
 FROM python:3.11-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
+    RAKUTEN_VAR_DIR=/srv/control-room/var
 WORKDIR /srv/control-room
 
 COPY requirements.txt .

@@ -47,10 +47,16 @@ class SearchFilters:
 
 
 def import_form(
-    status: DatasetStatus, default_rows: int, x_path: Path | None, y_path: Path | None
+    status: DatasetStatus,
+    default_rows: int,
+    server_paths: tuple[Path | None, Path | None] | None,
 ) -> ImportRequest | None:
-    """Source choice and the Import button; returns the request when clicked with valid input."""
-    source = st.radio("Source", SOURCES, horizontal=True, key=state.DATASET_SOURCE)
+    """Source choice and the Import button; returns the request when clicked with valid input.
+
+    ``server_paths`` (default X and Y paths) enables reading files on the server; None hides it.
+    """
+    sources = SOURCES if server_paths is not None else SOURCES[:3]
+    source = st.radio("Source", sources, horizontal=True, key=state.DATASET_SOURCE)
     rows, x, y = default_rows, None, None
     if source == SOURCES[0]:
         rows = st.number_input(
@@ -64,7 +70,8 @@ def import_form(
         y = _named(right.file_uploader("Y_train_CVw08PX.csv", type="csv"))
     elif source == SOURCES[2]:
         x = _named(st.file_uploader("CSV with designation, description, productid, prdtypecode"))
-    else:
+    elif server_paths is not None:
+        x_path, y_path = server_paths
         left, right = st.columns(2)
         x = _path(left.text_input("Path of X_train_update.csv", value=str(x_path or "")))
         y = _path(right.text_input("Path of Y_train_CVw08PX.csv", value=str(y_path or "")))
@@ -126,16 +133,25 @@ def render_text_stats(stats: TextStats) -> None:
 def explorer_filters() -> SearchFilters:
     """Search box, category filter, scope and page number."""
     cols = st.columns([3, 2, 1, 1])
-    text = cols[0].text_input("Search title or description", key=state.DATASET_SEARCH)
+    # A new query starts at page 1.
+    text = cols[0].text_input(
+        "Search title or description", key=state.DATASET_SEARCH, on_change=_first_page
+    )
     codes = [None, *(c.code for c in CATEGORIES)]
     labels = {c.code: c.label for c in CATEGORIES}
     code = cols[1].selectbox(
-        "Category", codes, key=state.DATASET_SEARCH_CODE,
+        "Category", codes, key=state.DATASET_SEARCH_CODE, on_change=_first_page,
         format_func=lambda c: "All categories" if c is None else labels[c],
     )  # fmt: skip
-    scope = cols[2].selectbox("In", ("loaded", "pool", "holdout"), key=state.DATASET_SEARCH_SCOPE)
+    scope = cols[2].selectbox(
+        "In", ("loaded", "pool", "holdout"), key=state.DATASET_SEARCH_SCOPE, on_change=_first_page
+    )
     page = cols[3].number_input("Page", min_value=1, value=1, step=1, key=state.DATASET_PAGE)
     return SearchFilters(text=text, code=code, scope=scope, page=int(page))
+
+
+def _first_page() -> None:
+    st.session_state[state.DATASET_PAGE] = 1
 
 
 def _named(upload: UploadedFile | None) -> NamedSource | None:

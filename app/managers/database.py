@@ -8,9 +8,9 @@ from typing import TypeVar
 
 import pandas as pd
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
-from app.managers.errors import Rejected, ServiceUnavailable
+from app.managers.errors import ManagerError, Rejected, ServiceUnavailable
 from core.data import loading, queries
 from core.data.importer import (
     DataValidationError,
@@ -155,9 +155,16 @@ class DatabaseManager:
             yield
         except (DataValidationError, DatasetExists, loading.LoadRefused) as exc:
             raise Rejected(str(exc)) from exc
-        except (SQLAlchemyError, OSError) as exc:
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        except (OperationalError, InterfaceError) as exc:
             raise ServiceUnavailable(
-                f"Database not reachable at {self.url} ({reason}). Start it, or point "
+                f"Database not reachable at {self.url} ({_first_line(exc)}). Start it, or point "
                 "RAKUTEN_DATABASE_URL at a running database (see .env.example)."
             ) from exc
+        except (SQLAlchemyError, self._engine.dialect.loaded_dbapi.Error, OSError) as exc:
+            # The PostgreSQL bulk import talks to the driver directly, hence the DBAPI errors.
+            raise ManagerError(f"Database error on {self.url}: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return next(iter(text.splitlines()), type(exc).__name__)

@@ -34,7 +34,12 @@ if flash := st.session_state.pop(state.DATASET_FLASH, None):
 
 with st.expander("Import data", expanded=status.source is None, icon=":material/upload:"):
     request = import_form(
-        status, settings.synthetic_rows, settings.challenge_x_path, settings.challenge_y_path
+        status,
+        settings.synthetic_rows,
+        # Reading server paths is for one's own machine, not for a shared stack.
+        (settings.challenge_x_path, settings.challenge_y_path)
+        if settings.mode == "local"
+        else None,
     )
 if request is not None:
     with st.status("Importing…", expanded=True) as progress:
@@ -49,6 +54,7 @@ if request is not None:
             progress.update(label="Import refused", state="error")
             st.error(str(exc))
             st.stop()
+    st.session_state.pop(state.DATASET_REPLACE, None)  # consent is for one import only
     st.session_state[state.DATASET_FLASH] = (
         f"Imported {summary.source}: {summary.pool_rows:,} products in the pool, "
         f"{summary.holdout_rows:,} in the fixed holdout."

@@ -67,6 +67,14 @@ def read_challenge_files(x: Source | NamedSource, y: Source | NamedSource) -> pd
     labels = _read_csv(y_named, index_col=0)
     _require_columns(products, REQUIRED_X_COLUMNS, x_named.name)
     _require_columns(labels, ("prdtypecode",), y_named.name)
+    if "prdtypecode" in products.columns:
+        raise DataValidationError(
+            x_named.name, "already has a prdtypecode column: import it as one labelled CSV"
+        )
+    _refuse_duplicated_index(products, x_named.name)
+    _refuse_duplicated_index(labels, y_named.name)
+    # Labels are checked in their own file, so a bad code is reported where it is.
+    _known_codes(_integers(labels["prdtypecode"], "prdtypecode", y_named.name), y_named.name)
     missing = ~products.index.isin(labels.index)
     if missing.any():
         row = int(missing.argmax()) + 1
@@ -112,6 +120,8 @@ def validate_products(frame: pd.DataFrame, file: str = "products") -> pd.DataFra
             productid, non-integer or unknown prdtypecode.
     """
     _require_columns(frame, REQUIRED_LABELLED_COLUMNS, file)
+    if frame.empty:
+        raise DataValidationError(file, "has no products (only a header)")
     frame = frame.reset_index(drop=True)
     designation = frame["designation"].fillna("").astype(str).str.strip()
     _refuse_first(designation == "", file, lambda _: "empty designation")
@@ -127,13 +137,7 @@ def validate_products(frame: pd.DataFrame, file: str = "products") -> pd.DataFra
             first + 1,
         )
 
-    code = _integers(frame["prdtypecode"], "prdtypecode", file)
-    known = ", ".join(map(str, CODES))
-    _refuse_first(
-        ~code.isin(CODES),
-        file,
-        lambda i: f"unknown prdtypecode {code[i]} (known codes: {known})",
-    )
+    code = _known_codes(_integers(frame["prdtypecode"], "prdtypecode", file), file)
 
     imageid = (
         _integers(frame["imageid"], "imageid", file)
@@ -176,12 +180,12 @@ def _read_csv(named: NamedSource, index_col: int | None) -> pd.DataFrame:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        # A line, not a row: quoted descriptions may span several lines of the file.
         line = raw.count(b"\n", 0, exc.start) + 1
         raise DataValidationError(
             named.name,
-            f"is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at line {line}); "
+            f"line {line}: not valid UTF-8 (byte 0x{raw[exc.start]:02x}); "
             "save the file as UTF-8 and import it again",
-            max(line - 1, 1),
         ) from exc
     if not text.strip():
         raise DataValidationError(named.name, "is empty")
@@ -200,12 +204,41 @@ def _require_columns(frame: pd.DataFrame, required: Iterable[str], file: str) ->
 
 
 def _integers(column: pd.Series, name: str, file: str) -> pd.Series:
-    text = column.fillna("").astype(str).str.strip()
-    # "10.0" is what spreadsheets write for 10; accept it, refuse anything with a fraction.
-    numbers = pd.to_numeric(text, errors="coerce")
-    bad = numbers.isna() | (numbers % 1 != 0)
-    _refuse_first(bad, file, lambda i: f"{name} {text[i]!r} is not an integer")
+    text = column.fillna("").astype(str).str.strip().reset_index(drop=True)
+    numbers = text.map(_parse_int)
+    _refuse_first(numbers.isna(), file, lambda i: f"{name} {text[i]!r} is not an integer (64-bit)")
     return numbers.astype("int64")
+
+
+def _parse_int(text: str) -> int | None:
+    # Exact integer parsing (a float would corrupt ids past 2**53); "10.0" is what spreadsheets
+    # write for 10, so a whole decimal is accepted.
+    try:
+        value = int(text)
+    except ValueError:
+        try:
+            number = float(text)
+        except ValueError:
+            return None
+        if not number.is_integer():
+            return None
+        value = int(text.split(".")[0]) if "e" not in text.lower() else int(number)
+    return value if -(2**63) <= value < 2**63 else None
+
+
+def _known_codes(code: pd.Series, file: str) -> pd.Series:
+    known = ", ".join(map(str, CODES))
+    _refuse_first(
+        ~code.isin(CODES),
+        file,
+        lambda i: f"unknown prdtypecode {code.iloc[i]} (known codes: {known})",
+    )
+    return code
+
+
+def _refuse_duplicated_index(frame: pd.DataFrame, file: str) -> None:
+    duplicated = pd.Series(frame.index.duplicated(keep=False))
+    _refuse_first(duplicated, file, lambda i: f"index {frame.index[i]} appears more than once")
 
 
 def _refuse_first(mask: pd.Series, file: str, problem: Callable[[int], str]) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, delete, func, insert, literal, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, literal, select, text, update
 
 from core.db.tables import PRODUCT_FIELDS, dataset, load_history, loaded_products, source_pool
 
@@ -103,7 +103,11 @@ def reset(engine: Engine, triggered_by: str) -> LoadResult:
         LoadRefused: No dataset is imported.
     """
     with engine.begin() as conn:
-        pool_rows, _ = _lock(conn)
+        pool_rows, current_bp = _lock(conn)
+        if current_bp == 0:
+            return LoadResult(
+                "reset", 0, 0, pool_rows, 0, None, "Nothing to reset: no products are loaded."
+            )
         removed = conn.execute(delete(loaded_products)).rowcount
         load_id = _record(conn, "reset", -removed, 0, 0, triggered_by)
     return LoadResult(
@@ -119,11 +123,23 @@ def current_stage_bp(conn: Connection) -> int:
     return latest or 0
 
 
-def _lock(conn: Connection) -> tuple[int, int]:
-    # The UPDATE comes first on purpose: on SQLite a transaction that reads before writing can
-    # be refused the write lock instead of waiting for it.
+def lock_dataset(conn: Connection) -> bool:
+    """Take the dataset's write lock for this transaction; True when a dataset is imported.
+
+    Every writer (import, load, reset) calls this first, so they run one after the other on
+    both backends. On PostgreSQL the table lock also covers the moment before any dataset row
+    exists; on SQLite the UPDATE takes the database's write lock, and it must be the
+    transaction's first statement: a transaction that reads first can be refused the lock
+    instead of waiting for it.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("LOCK TABLE dataset IN EXCLUSIVE MODE"))
     bumped = conn.execute(update(dataset).values(revision=dataset.c.revision + 1))
-    if bumped.rowcount == 0:
+    return bumped.rowcount > 0
+
+
+def _lock(conn: Connection) -> tuple[int, int]:
+    if not lock_dataset(conn):
         raise LoadRefused("No dataset is imported yet: import one on the Dataset page first.")
     pool_rows = conn.execute(select(dataset.c.pool_rows)).scalar_one()
     return pool_rows, current_stage_bp(conn)

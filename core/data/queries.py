@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Select, func, or_, select
 
 from core.data.categories import CATEGORIES
 from core.data.loading import current_stage_bp
+from core.data.store import catalogue_digest
 from core.db.tables import dataset, holdout_products, load_history, loaded_products, source_pool
 
 Scope = Literal["loaded", "pool", "holdout"]
@@ -49,6 +50,22 @@ class TextStats:
     html_share: float
 
 
+@dataclass(frozen=True)
+class TrainingData:
+    """What a training run learns from and is judged on, with the snapshot that names it."""
+
+    products: pd.DataFrame
+    holdout: pd.DataFrame
+    stage_bp: int
+    pool_rows: int
+    digest: str
+
+    @property
+    def loaded_share(self) -> float:
+        """Loaded share of the pool, 0..1."""
+        return len(self.products) / self.pool_rows if self.pool_rows else 0.0
+
+
 @dataclass(frozen=True, slots=True)
 class ProductPage:
     """One page of products matching a search, with the total number of matches."""
@@ -81,6 +98,26 @@ def dataset_status(conn: Connection) -> DatasetStatus:
         last_load_at=_utc(last),
         revision=row["revision"],
         digest=row["digest"],
+    )
+
+
+def training_data(conn: Connection) -> TrainingData:
+    """Every loaded product and the whole holdout, read in one transaction."""
+    columns = ["productid", "designation", "description", "prdtypecode"]
+    frames = [
+        pd.DataFrame(
+            conn.execute(select(*(t.c[c] for c in columns)).order_by(t.c.productid)).all(),
+            columns=columns,
+        )
+        for t in (loaded_products, holdout_products)
+    ]
+    status = dataset_status(conn)
+    return TrainingData(
+        products=frames[0],
+        holdout=frames[1],
+        stage_bp=status.stage_bp,
+        pool_rows=status.pool_rows,
+        digest=catalogue_digest(frames[0]["productid"]),
     )
 
 

@@ -6,6 +6,7 @@ history) or, if anything fails, leaves it exactly as it was.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 from dataclasses import dataclass
@@ -13,8 +14,9 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, Table, delete, func, insert, select
+from sqlalchemy import Connection, Engine, Table, delete, insert
 
+from core.data.loading import lock_dataset
 from core.db.tables import (
     PRODUCT_FIELDS,
     dataset,
@@ -114,7 +116,8 @@ def import_products(
     split = split_holdout(frame, holdout_fraction, seed)
     digest = catalogue_digest(frame["productid"])
     with engine.begin() as conn:
-        existing = conn.execute(select(func.count()).select_from(dataset)).scalar_one()
+        # Same lock as the loads: an import never interleaves with a load or another import.
+        existing = lock_dataset(conn)
         if existing and not replace:
             raise DatasetExists(
                 "a dataset is already imported; replacing it resets loading and its history"
@@ -135,7 +138,7 @@ def import_products(
                 revision=1,
             )
         )
-    return ImportSummary(source, len(split.pool), len(split.holdout), digest, bool(existing))
+    return ImportSummary(source, len(split.pool), len(split.holdout), digest, existing)
 
 
 def _bulk_insert(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
@@ -145,7 +148,8 @@ def _bulk_insert(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
     if conn.dialect.name == "postgresql":
         # COPY is an order of magnitude faster than multi-row INSERTs for ~100k text rows.
         buffer = io.StringIO()
-        frame.to_csv(buffer, index=False, header=False)
+        # Quote every text field: COPY reads a bare carriage return as the end of a row.
+        frame.to_csv(buffer, index=False, header=False, quoting=csv.QUOTE_NONNUMERIC)
         buffer.seek(0)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:

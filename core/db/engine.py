@@ -35,10 +35,20 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
+def _sqlite_begin(conn: Any) -> None:
+    # SQLAlchemy's recipe for pysqlite: the driver's own transaction handling starts a
+    # transaction only at the first write, so reads would see different moments. Here every
+    # transaction begins explicitly; writers still take the write lock with their first
+    # statement (see core.data.loading.lock_dataset).
+    conn.exec_driver_sql("BEGIN")
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # let SQLAlchemy emit BEGIN (see _sqlite_begin)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")

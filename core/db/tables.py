@@ -11,6 +11,9 @@ The data lifecycle lives in five tables:
 - ``loaded_products``: what training sees; ``productid`` is the primary key, so no product can be
   loaded twice whatever the callers do.
 - ``load_history``: one row per initialize / next batch / reset.
+
+and the model lifecycle keeps ``promotion_log``: MLflow aliases have no history, so every
+promotion and rollback of the champion is written here.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -87,6 +91,20 @@ loaded_products = Table(
     Column("productid", BigInteger, primary_key=True, autoincrement=False),
     *_product_columns(),
     Column("load_id", Integer, ForeignKey("load_history.id"), nullable=False),
+)
+
+promotion_log = Table(
+    "promotion_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("action", String(20), nullable=False),  # promote | force | rollback
+    Column("from_version", Integer, nullable=True),
+    Column("to_version", Integer, nullable=False),
+    Column("triggered_by", String(100), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("candidate_f1", Float, nullable=True),
+    Column("champion_f1", Float, nullable=True),
 )
 
 Index("ix_loaded_products_prdtypecode", loaded_products.c.prdtypecode)

@@ -135,7 +135,7 @@ def test_a_bad_file_is_refused_on_the_page_and_nothing_changes(
     at.checkbox(key="dataset_replace").check().run()
     at = import_from_paths(at, str(tmp_path / "X.csv"), str(tmp_path / "Y.csv"))
     assert not at.exception
-    assert "X.csv, row 6: unknown prdtypecode 9999" in at.error[0].value
+    assert "Y.csv, row 6: unknown prdtypecode 9999" in at.error[0].value
     assert database.status() == before
 
 
@@ -157,3 +157,25 @@ def test_each_tab_renders_only_when_open(database: DatabaseManager) -> None:
         at.run()
         assert not at.exception and shows(at), tab
     assert not any(m.label == "Empty descriptions" for m in at.metric)  # closed tab not computed
+
+
+def test_replace_consent_is_for_one_import_only(database: DatabaseManager) -> None:
+    database.import_builtin(2_000)
+    at = page()
+    at.checkbox(key="dataset_replace").check().run()
+    button(at, "Import").click().run()
+    assert not at.checkbox(key="dataset_replace").value
+    assert button(at, "Import").disabled
+
+
+def test_a_new_search_starts_at_page_one(database: DatabaseManager) -> None:
+    database.import_builtin(2_000)
+    database.initialize()
+    at = AppTest.from_file(DATASET, default_timeout=60)
+    at.session_state["dataset_tab"] = "Product explorer"
+    at.run()
+    at.number_input(key="dataset_page").set_value(5).run()
+    assert "page 5 of" in at.caption[-1].value
+    at.selectbox(key="dataset_search_code").select(2583).run()
+    assert at.number_input(key="dataset_page").value == 1
+    assert "page 1 of" in at.caption[-1].value

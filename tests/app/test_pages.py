@@ -42,3 +42,14 @@ def test_page_shows_a_readable_error_when_the_database_is_down(page: Path, outag
     message = at.error[0].value
     assert "Database not reachable at postgresql" in message and "127.0.0.1:1" in message
     assert "Traceback" not in message
+
+
+@pytest.mark.parametrize("page", PAGES, ids=page_ids)
+def test_page_names_an_invalid_setting(page: Path, app_settings, monkeypatch) -> None:
+    from tests.app.conftest import _fresh_caches
+
+    monkeypatch.setenv("RAKUTEN_DATABASE_URL", "postgres://db/rakuten")
+    _fresh_caches()
+    at = run_page(page)
+    no_exception(at)
+    assert "RAKUTEN_DATABASE_URL: use postgresql://" in at.error[0].value

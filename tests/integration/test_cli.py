@@ -61,3 +61,14 @@ def test_runs_as_a_module() -> None:
         [sys.executable, "-m", "core.cli", "--help"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0 and "data" in result.stdout
+
+
+def test_an_unreachable_database_is_one_line_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("RAKUTEN_DATABASE_URL", "postgresql+psycopg2://postgres@127.0.0.1:1/x")
+    get_settings.cache_clear()
+    caplog.set_level(logging.INFO, logger="core.cli")
+    assert main(["data", "status"]) == 1
+    assert "database error on postgresql" in caplog.text and "Traceback" not in caplog.text
+    get_settings.cache_clear()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 
 import pandas as pd
 import pytest
@@ -176,3 +177,51 @@ def test_a_load_interrupted_midway_leaves_no_partial_batch(
     assert sorted(loaded_ids(imported)) == ids_before
     monkeypatch.undo()
     assert loading.load_next_batch(imported, BATCH_BP, "test").target_bp == INITIAL_BP + BATCH_BP
+
+
+def test_an_import_waits_for_a_load_in_progress(
+    imported: Engine, catalogue: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loading.initialize(imported, INITIAL_BP, "test")
+    real_finish = loading._finish
+    inside = threading.Event()
+
+    def slow_finish(*args: object) -> None:
+        inside.set()
+        time.sleep(1.0)  # the load holds its transaction open while the import arrives
+        real_finish(*args)
+
+    monkeypatch.setattr(loading, "_finish", slow_finish)
+    loader = threading.Thread(target=loading.load_next_batch, args=(imported, BATCH_BP, "t"))
+    loader.start()
+    assert inside.wait(timeout=30)
+    replacement = catalogue.assign(productid=catalogue["productid"] + 10**12)
+    import_products(
+        imported, replacement, source="new", holdout_fraction=0.15, seed=3, replace=True
+    )
+    loader.join(timeout=60)
+    with imported.connect() as conn:
+        status = queries.dataset_status(conn)
+        pool_ids = set(conn.execute(select(source_pool.c.productid)).scalars())
+    # The import ran after the load committed and replaced everything: nothing old survives.
+    assert status.source == "new" and status.loaded_rows == 0 and status.stage_bp == 0
+    assert set(loaded_ids(imported)) <= pool_ids
+
+
+def test_text_with_carriage_returns_and_quotes_round_trips(
+    engine: Engine, catalogue: pd.DataFrame
+) -> None:
+    odd = catalogue.copy()
+    odd.loc[0, "designation"] = 'Lot "spécial"\rde 3, avec ; et \\ et \ttab'
+    odd.loc[0, "description"] = "ligne 1\r\nligne 2\n\n<b>fin</b>"
+    import_products(engine, odd, source="odd", holdout_fraction=0.15, seed=3)
+    loading.initialize(engine, FULL_BP, "test")
+    with engine.connect() as conn:
+        found = queries.search_products(conn, text="spécial", scope="loaded").products
+        found = (
+            found
+            if len(found)
+            else queries.search_products(conn, text="spécial", scope="holdout").products
+        )
+    assert found.loc[0, "designation"] == odd.loc[0, "designation"]
+    assert found.loc[0, "description"] == odd.loc[0, "description"]

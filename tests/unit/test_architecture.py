@@ -38,7 +38,7 @@ def test_import_linter_contracts_hold() -> None:
     lint_imports = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
     assert lint_imports, "import-linter is not installed in this environment"
     result = subprocess.run(
-        [lint_imports], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+        [lint_imports, "--no-cache"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

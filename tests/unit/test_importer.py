@@ -74,7 +74,7 @@ def _labelled(*rows: str, header: str = "designation,description,productid,image
         ),
         pytest.param(
             _labelled("Livre,,1,1,10", "Caf\xe9,,2,2,60").replace(b"\xc3\xa9", b"\xe9"),
-            "not valid UTF-8 (byte 0xe9 at line 3)", 2, id="not-utf8",
+            "line 3: not valid UTF-8 (byte 0xe9)", None, id="not-utf8",
         ),
         pytest.param(
             _labelled("Livre,,abc,1,10"), "productid 'abc' is not an integer", 1, id="bad-id",
@@ -84,6 +84,11 @@ def _labelled(*rows: str, header: str = "designation,description,productid,image
             id="fractional-code",
         ),
         pytest.param(b"", "is empty", None, id="empty-file"),
+        pytest.param(_labelled(), "has no products (only a header)", None, id="header-only"),
+        pytest.param(
+            _labelled("Livre,,99999999999999999999,1,10"),
+            "productid '99999999999999999999' is not an integer (64-bit)", 1, id="id-overflow",
+        ),
     ],
 )  # fmt: skip
 def test_bad_labelled_files_are_refused_naming_problem_and_row(
@@ -112,3 +117,35 @@ def test_y_without_prdtypecode_is_refused() -> None:
 def test_unreadable_path_is_refused(tmp_path) -> None:
     with pytest.raises(DataValidationError, match="cannot be read"):
         read_labelled_csv(tmp_path / "nope.csv")
+
+
+def test_large_ids_are_kept_exactly() -> None:
+    frame = read_labelled_csv(_labelled("Livre,,9007199254740993,1,10", "Jeu,,12.0,2,40"))
+    assert frame["productid"].tolist() == [9007199254740993, 12]
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "message"),
+    [
+        pytest.param(
+            X_GOOD, ",prdtypecode\n0,10\n1,77\n2,2583\n",
+            "Y_train_CVw08PX.csv, row 2: unknown prdtypecode 77", id="unknown-code-in-y",
+        ),
+        pytest.param(
+            X_GOOD, ",prdtypecode\n0,10\n0,2280\n2,2583\n",
+            "Y_train_CVw08PX.csv, row 1: index 0 appears more than once", id="duplicated-y-index",
+        ),
+        pytest.param(
+            X_GOOD.replace("\n2,Piscine", "\n1,Piscine"), Y_GOOD,
+            "X_train_update.csv, row 2: index 1 appears more than once", id="duplicated-x-index",
+        ),
+        pytest.param(
+            ",designation,description,productid,prdtypecode\n0,Livre,,1,10\n", Y_GOOD,
+            "X_train_update.csv: already has a prdtypecode column", id="labelled-file-as-x",
+        ),
+    ],
+)  # fmt: skip
+def test_challenge_pair_problems_name_the_right_file(x: str, y: str, message: str) -> None:
+    with pytest.raises(DataValidationError) as caught:
+        read_challenge_files(x.encode(), y.encode())
+    assert str(caught.value).startswith(message)

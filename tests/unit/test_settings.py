@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from core.settings import REPO_ROOT, Settings
+from core.settings import REPO_ROOT, Settings, describe_settings_error
 
 
 def test_defaults_are_local_mode_with_sqlite_under_var(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -53,3 +53,25 @@ def test_readme_settings_table_lists_every_setting() -> None:
     readme = Path(REPO_ROOT / "README.md").read_text()
     missing = [n for n in Settings.model_fields if f"RAKUTEN_{n.upper()}" not in readme]
     assert not missing
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("postgres://u@db/rakuten", "use postgresql://"),
+        ("not a url", "not a database URL"),
+        ("mysql://u@db/rakuten", "unsupported database 'mysql'"),
+    ],
+)
+def test_database_url_is_checked(monkeypatch: pytest.MonkeyPatch, url: str, problem: str) -> None:
+    monkeypatch.setenv("RAKUTEN_DATABASE_URL", url)
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+    assert "RAKUTEN_DATABASE_URL: " in describe_settings_error(caught.value)
+    assert problem in describe_settings_error(caught.value)
+
+
+def test_a_load_fraction_rounding_to_nothing_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAKUTEN_BATCH_FRACTION", "0.00001")
+    with pytest.raises(ValidationError, match="at least 0.0001"):
+        Settings()
