@@ -27,8 +27,7 @@ install: $(STAMP)  ## create the virtualenv and install everything
 
 run: $(STAMP)  ## start the control room in local mode and print its URL
 	@$(BIN)/python -m core.cli data import --if-empty
-	@echo "Control room: http://127.0.0.1:$(PORT)  (Ctrl-C to stop)"
-	@$(BIN)/streamlit run app/Home.py --server.port $(PORT) --server.address 127.0.0.1
+	@$(BIN)/python -m core.supervisor run
 
 test: $(STAMP)  ## run the whole test suite (lint, unit, app, integration, browser)
 	$(BIN)/ruff check .

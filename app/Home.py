@@ -5,14 +5,21 @@ from __future__ import annotations
 import streamlit as st
 
 from app.bootstrap import get_managers
-from app.components.status import database_cards, render_status_strip
+from app.components.status import (
+    champion_card,
+    database_cards,
+    flow_runs_card,
+    render_status_strip,
+)
 from app.managers.errors import ManagerError
+from app.records import FlowRunInfo
+from core.registry import champion as champion_of
 
 st.set_page_config(
     page_title="Rakuten MLOps Control Room", page_icon=":material/hub:", layout="wide"
 )
 managers = get_managers()
-database = managers.database
+database, mlflow, prefect = managers.database, managers.mlflow, managers.prefect
 
 st.title("Rakuten MLOps Control Room")
 st.caption(
@@ -25,10 +32,31 @@ try:
 except ManagerError as exc:
     status = None
     st.error(str(exc))
-render_status_strip(database_cards(database.backend, status))
+try:
+    champion, mlflow_up = champion_of(mlflow.versions()), True
+except ManagerError:
+    champion, mlflow_up = None, False
+try:
+    runs: list[FlowRunInfo] | None = prefect.recent_runs(limit=5)
+except ManagerError:
+    runs = None
+render_status_strip(
+    [*database_cards(database.backend, status), champion_card(champion, mlflow_up),
+     flow_runs_card(runs)]
+)  # fmt: skip
 
 st.subheader("Lifecycle")
 st.page_link(
     "pages/2_Dataset.py", label="**Dataset** — import, load in stratified batches, explore",
     icon=":material/dataset:",
 )  # fmt: skip
+st.page_link(
+    "pages/3_Training.py", label="**Training** — train, compare runs, promote and roll back",
+    icon=":material/model_training:",
+)  # fmt: skip
+
+st.subheader("Tools")
+tools = st.container(horizontal=True)
+if mlflow.ui_url:
+    tools.link_button("MLflow", mlflow.ui_url, icon=":material/science:")
+tools.link_button("Prefect", prefect.ui_url, icon=":material/account_tree:")

@@ -8,6 +8,8 @@ import streamlit as st
 from pydantic import ValidationError
 
 from app.managers.database import DatabaseManager
+from app.managers.experiments import MlflowManager
+from app.managers.flows import PrefectManager
 from core.db.engine import make_engine
 from core.settings import Settings, describe_settings_error, get_settings
 
@@ -18,14 +20,19 @@ class Managers:
 
     settings: Settings
     database: DatabaseManager
+    mlflow: MlflowManager
+    prefect: PrefectManager
 
 
 @st.cache_resource(show_spinner=False)
 def _build() -> Managers:
     settings = get_settings()
+    engine = make_engine(settings.database_url)
     return Managers(
         settings=settings,
-        database=DatabaseManager(make_engine(settings.database_url), settings),
+        database=DatabaseManager(engine, settings),
+        mlflow=MlflowManager(settings.mlflow_tracking_uri, engine, settings.promotion_margin),
+        prefect=PrefectManager(settings.prefect_api_url),
     )
 
 

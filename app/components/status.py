@@ -8,7 +8,9 @@ from typing import Literal
 
 import streamlit as st
 
+from app.records import FlowRunInfo
 from core.data.queries import DatasetStatus
+from core.registry import VersionInfo
 
 Level = Literal["ok", "warn", "error", "idle"]
 _BADGE: dict[Level, str] = {
@@ -66,6 +68,29 @@ def database_cards(backend: str, status: DatasetStatus | None) -> list[StatusCar
             "ok" if last else "idle",
         ),
     ]
+
+
+def champion_card(champion: VersionInfo | None, reachable: bool) -> StatusCard:
+    """The champion's version, holdout F1 and the share of data it was trained on."""
+    if not reachable:
+        return StatusCard("Champion", "—", "MLflow unreachable", "error")
+    if champion is None:
+        return StatusCard("Champion", "none yet", "train a model on the Training page", "warn")
+    f1 = f"weighted F1 {champion.weighted_f1:.4f}" if champion.weighted_f1 is not None else ""
+    data = f" · {champion.data_loaded_pct:.0f} % of data" if champion.data_loaded_pct else ""
+    return StatusCard("Champion", f"v{champion.version}", f1 + data, "ok")
+
+
+def flow_runs_card(runs: list[FlowRunInfo] | None) -> StatusCard:
+    """The latest flow run and its state (``runs`` is None when Prefect is unreachable)."""
+    if runs is None:
+        return StatusCard("Last flow run", "—", "Prefect unreachable", "error")
+    if not runs:
+        return StatusCard("Last flow run", "none yet", "flows run from the Training page", "idle")
+    last = runs[0]
+    level: Level = "error" if last.failed else "ok" if last.finished else "warn"
+    when = format_age(last.started or last.created) if (last.started or last.created) else ""
+    return StatusCard("Last flow run", f"{last.flow} · {last.state_name}", when, level)
 
 
 def format_age(moment: datetime, now: datetime | None = None) -> str:

@@ -9,9 +9,12 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+import app.bootstrap
+from app.bootstrap import Managers
 from app.managers.database import DatabaseManager
 from core.db.engine import make_engine
 from core.settings import REPO_ROOT, Settings, get_settings
+from tests.fakes import FakeMlflowManager, FakePrefectManager
 
 PAGES = [REPO_ROOT / "app" / "Home.py", *sorted((REPO_ROOT / "app" / "pages").glob("*.py"))]
 UNREACHABLE_DB = "postgresql+psycopg2://postgres@127.0.0.1:1/unreachable"
@@ -21,6 +24,32 @@ def _fresh_caches() -> None:
     get_settings.cache_clear()
     st.cache_resource.clear()
     st.cache_data.clear()
+
+
+@pytest.fixture
+def fake_mlflow() -> FakeMlflowManager:
+    return FakeMlflowManager()
+
+
+@pytest.fixture
+def fake_prefect() -> FakePrefectManager:
+    return FakePrefectManager()
+
+
+@pytest.fixture(autouse=True)
+def fake_services(
+    monkeypatch: pytest.MonkeyPatch,
+    fake_mlflow: FakeMlflowManager,
+    fake_prefect: FakePrefectManager,
+) -> None:
+    """Pages get the real database manager (from the settings) and in-memory MLflow/Prefect."""
+
+    def build() -> Managers:
+        settings = get_settings()
+        database = DatabaseManager(make_engine(settings.database_url), settings)
+        return Managers(settings, database, fake_mlflow, fake_prefect)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(app.bootstrap, "_build", build)
 
 
 @pytest.fixture

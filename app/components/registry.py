@@ -1,0 +1,63 @@
+"""Registry panel widgets: pick a version, see the gate's verdict, promote, force, roll back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from app import state
+from core.registry import CHAMPION, GateVerdict, VersionInfo
+
+
+@dataclass(frozen=True)
+class PromotionAction:
+    """What the person confirmed: promote ``version`` (forced with a reason) or roll back."""
+
+    version: int
+    force_reason: str | None = None
+    rollback: bool = False
+
+
+def version_picker(versions: list[VersionInfo]) -> int:
+    """The version to consider for promotion (the newest by default)."""
+    labels = {
+        v.version: f"v{v.version}"
+        + (f" ({', '.join(v.aliases)})" if v.aliases else "")
+        + (f" — F1 {v.weighted_f1:.4f}" if v.weighted_f1 is not None else "")
+        for v in versions
+    }
+    return st.selectbox(
+        "Version", list(labels), format_func=labels.__getitem__, key=state.TRAINING_PROMOTE_VERSION
+    )
+
+
+def promotion_actions(
+    version: int, verdict: GateVerdict, versions: list[VersionInfo]
+) -> PromotionAction | None:
+    """The gate's verdict, *Promote*, *Force* (with a reason) and *Rollback* (confirmed)."""
+    is_champion = any(v.version == version and CHAMPION in v.aliases for v in versions)
+    if is_champion:
+        st.info(f"v{version} is the champion.")
+    elif verdict.passed:
+        st.success(f"Promotion gate: passes — {verdict.reason}.")
+    else:
+        st.warning(f"Promotion gate: refuses — {verdict.reason}.")
+    buttons = st.container(horizontal=True)
+    if buttons.button(
+        f"Promote v{version} to champion", type="primary", icon=":material/trophy:",
+        disabled=is_champion or not verdict.passed,
+    ):  # fmt: skip
+        return PromotionAction(version)
+    with buttons.popover("Force…", disabled=is_champion or verdict.passed):
+        reason = st.text_area(
+            "Why promote despite the gate?", key=state.TRAINING_FORCE_REASON,
+            placeholder="e.g. the champion was trained on mislabelled data",
+        )  # fmt: skip
+        if st.button("Force promotion", type="primary", disabled=not reason.strip()):
+            return PromotionAction(version, force_reason=reason)
+    with buttons.popover("Rollback…", icon=":material/undo:"):
+        st.write("Give the champion alias back to the previous champion?")
+        if st.button("Yes, roll back", type="primary"):
+            return PromotionAction(version, rollback=True)
+    return None

@@ -1,0 +1,136 @@
+"""Training: train through Prefect, compare MLflow runs, promote and roll back the champion."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app import state
+from app.bootstrap import get_managers
+from app.components.models import (
+    compare_chart,
+    confusion_heatmap,
+    per_class_chart,
+    promotion_log_table,
+    runs_table,
+    versions_table,
+)
+from app.components.registry import promotion_actions, version_picker
+from app.components.training import render_flow_run, train_form
+from app.managers.errors import ManagerError
+from core.evaluate import most_confused
+from core.flows.names import TRAIN_DEPLOYMENT
+
+st.set_page_config(page_title="Training · Control Room", page_icon=":material/model_training:",
+                   layout="wide")  # fmt: skip
+managers = get_managers()
+database, mlflow, prefect = managers.database, managers.mlflow, managers.prefect
+st.title("Training")
+links = st.container(horizontal=True)
+if mlflow.ui_url:
+    links.link_button("MLflow UI", mlflow.ui_url, icon=":material/open_in_new:")
+links.link_button("Prefect UI", prefect.ui_url, icon=":material/open_in_new:")
+if flash := st.session_state.pop(state.TRAINING_FLASH, None):
+    st.success(flash)
+
+try:
+    loaded_rows = database.status().loaded_rows
+except ManagerError as exc:
+    st.error(str(exc))
+    st.stop()
+
+with st.container(border=True):
+    st.subheader("Train a model")
+    request = train_form(loaded_rows)
+if request is not None:
+    parameters = {
+        "config": request.config.model_dump(),
+        "auto_promote": request.auto_promote,
+        "triggered_by": "app",
+    }
+    try:
+        started = prefect.trigger(TRAIN_DEPLOYMENT, parameters)
+    except ManagerError as exc:
+        st.error(str(exc))
+    else:
+        st.session_state[state.TRAINING_RUN_ID] = started.id
+
+
+def follow(run_id: str, following: bool) -> None:
+    """Show the flow run; while it runs, this re-runs alone every 2 s (the page stays usable)."""
+    try:
+        run, logs = prefect.flow_run(run_id), prefect.logs(run_id)
+    except ManagerError as exc:
+        st.error(str(exc))
+        return
+    render_flow_run(run, logs)
+    if run.finished and following:
+        st.rerun()  # refresh the whole page: runs table, registry, champion
+
+
+if run_id := st.session_state.get(state.TRAINING_RUN_ID):
+    try:
+        following = not prefect.flow_run(run_id).finished
+    except ManagerError:
+        following = False
+    with st.container(border=True):
+        st.fragment(follow, run_every=2 if following else None)(run_id, following)
+
+st.subheader("Runs")
+try:
+    runs = mlflow.runs()
+    versions = mlflow.versions()
+except ManagerError as exc:
+    st.error(str(exc))
+    st.stop()
+if runs.empty:
+    st.caption("No runs yet: train a model above.")
+else:
+    st.caption("Select runs to compare them; the first selected one is shown in detail.")
+    selected = runs_table(runs)
+    if len(selected) >= 2:
+        st.plotly_chart(compare_chart(runs[runs["run_id"].isin(selected)]))
+    if selected:
+        try:
+            detail = mlflow.run_detail(selected[0])
+        except ManagerError as exc:
+            st.error(str(exc))
+        else:
+            st.markdown(f"**{detail.name}** — weighted F1 {detail.metrics['weighted_f1']:.4f}")
+            matrix, classes, pairs = st.tabs(["Confusion matrix", "Per-class F1", "Most confused"])
+            matrix.plotly_chart(confusion_heatmap(detail.confusion))
+            classes.plotly_chart(per_class_chart(detail.per_class))
+            share = st.column_config.NumberColumn("Share of the true class", format="percent")
+            pairs.dataframe(
+                most_confused(detail.confusion), hide_index=True, column_config={"share": share}
+            )
+
+st.subheader("Registry")
+if not versions:
+    st.caption("No registered versions yet: every training run registers one.")
+    st.stop()
+versions_table(versions)
+chosen = version_picker(versions)
+try:
+    verdict = mlflow.gate(chosen)
+except ManagerError as exc:
+    st.error(str(exc))
+    st.stop()
+action = promotion_actions(chosen, verdict, versions)
+if action is not None:
+    try:
+        if action.rollback:
+            done = mlflow.rollback()
+        else:
+            done = mlflow.promote(action.version, force_reason=action.force_reason)
+    except ManagerError as exc:
+        st.error(str(exc))
+    else:
+        st.session_state[state.TRAINING_FLASH] = (
+            f"Champion is now v{done.to_version} ({done.action}: {done.reason})."
+        )
+        st.rerun()
+st.markdown("**Promotion log**")
+try:
+    promotion_log_table(mlflow.promotion_log())
+except ManagerError as exc:
+    st.error(str(exc))

@@ -1,0 +1,57 @@
+"""The typed records managers return and components render: no SDK types cross this line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+
+FINISHED = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+FAILED = {"FAILED", "CRASHED", "CANCELLED"}
+
+
+@dataclass(frozen=True, slots=True)
+class FlowRunInfo:
+    """One flow run as the pages show it."""
+
+    id: str
+    name: str
+    flow: str
+    state_type: str
+    state_name: str
+    message: str
+    created: datetime | None
+    started: datetime | None
+    ended: datetime | None
+
+    @property
+    def finished(self) -> bool:
+        """In a final state."""
+        return self.state_type in FINISHED
+
+    @property
+    def failed(self) -> bool:
+        """Finished without success."""
+        return self.state_type in FAILED
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One log record of a flow run."""
+
+    at: datetime
+    level: int
+    message: str
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    """What the run-detail panel shows of one run."""
+
+    run_id: str
+    name: str
+    params: dict[str, str]
+    metrics: dict[str, float]
+    per_class: pd.DataFrame
+    confusion: pd.DataFrame

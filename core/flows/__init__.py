@@ -1,0 +1,1 @@
+"""Prefect flows: what the control room runs in the background (train, load data)."""

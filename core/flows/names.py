@@ -1,0 +1,7 @@
+"""Deployment names, importable without Prefect (the app triggers them by name over HTTP)."""
+
+from __future__ import annotations
+
+TRAIN_DEPLOYMENT = "train/train"
+LOAD_DATA_DEPLOYMENT = "load-data/load-data"
+WEEKLY_LOAD_CRON = "0 6 * * 1"  # Mondays 06:00 UTC

@@ -1,0 +1,175 @@
+"""The classifier: one scikit-learn Pipeline from raw product columns to class probabilities.
+
+``TrainConfig`` is the single description of a training run's hyperparameters: the form on the
+Training page, the train flow's parameters and the MLflow params all come from it, so a value
+out of range is refused with the same message wherever it is entered.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.svm import LinearSVC
+
+from core.features import combine_texts
+
+Classifier = Literal["logreg", "linear_svc", "sgd"]
+CLASSIFIERS: dict[str, str] = {
+    "logreg": "Logistic regression",
+    "linear_svc": "Linear SVM (calibrated)",
+    "sgd": "SGD (log loss)",
+}
+INPUT_COLUMNS: tuple[str, str] = ("designation", "description")
+
+
+class TrainingError(RuntimeError):
+    """Training cannot start or failed for a reason a person can act on."""
+
+
+class TrainConfig(BaseModel):
+    """Hyperparameters of one training run, with the ranges the form and the flow enforce."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    classifier: Classifier = "logreg"
+    max_features: int = Field(100_000, ge=1_000, le=500_000, description="Word vocabulary size")
+    word_ngram_max: int = Field(2, ge=1, le=3, description="Longest word n-gram")
+    char_ngrams: bool = Field(False, description="Add character 2-5-grams (slower, a bit better)")
+    char_max_features: int = Field(100_000, ge=1_000, le=500_000)
+    min_df: int = Field(2, ge=1, le=50, description="Ignore terms in fewer documents")
+    c: float = Field(5.0, gt=0, le=1_000, description="Inverse regularisation strength")
+    class_weight: Literal["none", "balanced"] = "none"
+    max_iter: int = Field(200, ge=10, le=5_000)
+    seed: int = Field(42, ge=0)
+
+    def params(self) -> dict[str, Any]:
+        """Flat parameters for MLflow."""
+        return self.model_dump()
+
+
+PRESETS: dict[str, TrainConfig] = {
+    "Default (words, logistic regression)": TrainConfig(),
+    "Fast (small vocabulary, SGD)": TrainConfig(
+        classifier="sgd", max_features=30_000, word_ngram_max=1, max_iter=30
+    ),
+    "Accurate (words + characters)": TrainConfig(char_ngrams=True, c=8.0),
+    "Linear SVM": TrainConfig(classifier="linear_svc", c=0.5),
+}
+
+
+class TextColumns(TransformerMixin, BaseEstimator):
+    """First pipeline step: a frame with designation/description to one cleaned text per row."""
+
+    def fit(self, x: pd.DataFrame, y: Any = None) -> TextColumns:
+        return self
+
+    def transform(self, x: pd.DataFrame) -> list[str]:
+        missing = [c for c in INPUT_COLUMNS if c not in x.columns]
+        if missing:
+            raise ValueError(f"input is missing column(s): {', '.join(missing)}")
+        description = x["description"].fillna("").astype(str)
+        return combine_texts(x["designation"].fillna("").astype(str), description)
+
+
+def build_pipeline(config: TrainConfig) -> Pipeline:
+    """Cleaning → TF-IDF (words, optionally characters) → linear classifier.
+
+    Args:
+        config: Hyperparameters.
+
+    Returns:
+        An unfitted pipeline whose ``predict_proba`` takes a frame of the input columns.
+    """
+    features: list[tuple[str, Any]] = [
+        (
+            "words",
+            TfidfVectorizer(
+                ngram_range=(1, config.word_ngram_max),
+                max_features=config.max_features,
+                min_df=config.min_df,
+                sublinear_tf=True,
+                strip_accents=None,
+                lowercase=True,
+                dtype=np.float32,
+            ),
+        )
+    ]
+    if config.char_ngrams:
+        features.append(
+            (
+                "chars",
+                TfidfVectorizer(
+                    analyzer="char_wb",
+                    ngram_range=(2, 5),
+                    max_features=config.char_max_features,
+                    min_df=config.min_df,
+                    sublinear_tf=True,
+                    dtype=np.float32,
+                ),
+            )
+        )
+    return Pipeline(
+        [
+            ("text", TextColumns()),
+            ("features", FeatureUnion(features)),
+            ("classifier", _classifier(config)),
+        ]
+    )
+
+
+def _classifier(config: TrainConfig) -> BaseEstimator:
+    weight = None if config.class_weight == "none" else "balanced"
+    if config.classifier == "logreg":
+        return LogisticRegression(
+            C=config.c, class_weight=weight, max_iter=config.max_iter, solver="saga",
+            random_state=config.seed,
+        )  # fmt: skip
+    if config.classifier == "linear_svc":
+        svm = LinearSVC(C=config.c, class_weight=weight, max_iter=config.max_iter * 10,
+                        random_state=config.seed)  # fmt: skip
+        return CalibratedClassifierCV(svm, cv=3)
+    return SGDClassifier(
+        loss="log_loss", alpha=1e-4 / config.c, class_weight=weight, max_iter=config.max_iter,
+        random_state=config.seed, tol=1e-4,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """A fitted pipeline and how long fitting took."""
+
+    pipeline: Pipeline
+    fit_seconds: float
+
+
+def fit(config: TrainConfig, products: pd.DataFrame) -> FitResult:
+    """Fit the pipeline on loaded products.
+
+    Args:
+        config: Hyperparameters.
+        products: Frame with ``designation``, ``description`` and ``prdtypecode``.
+
+    Returns:
+        The fitted pipeline and the fit time.
+
+    Raises:
+        TrainingError: No products, or fewer than two categories, to learn from.
+    """
+    if products.empty:
+        raise TrainingError("No products are loaded: initialize the data on the Dataset page.")
+    if products["prdtypecode"].nunique() < 2:
+        raise TrainingError("Training needs products of at least two categories.")
+    pipeline = build_pipeline(config)
+    start = time.perf_counter()
+    pipeline.fit(products[list(INPUT_COLUMNS)], products["prdtypecode"].to_numpy())
+    return FitResult(pipeline, time.perf_counter() - start)

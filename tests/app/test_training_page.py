@@ -1,0 +1,129 @@
+"""The Training page: train through Prefect, follow the run, compare runs, promote, roll back."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from app.managers.database import DatabaseManager
+from tests.app.conftest import REPO_ROOT
+from tests.fakes import FakeMlflowManager, FakePrefectManager
+
+TRAINING = str(REPO_ROOT / "app" / "pages" / "3_Training.py")
+
+
+def page() -> AppTest:
+    return AppTest.from_file(TRAINING, default_timeout=60).run()
+
+
+def button(at: AppTest, prefix: str):
+    return next(b for b in at.button if b.label.startswith(prefix))
+
+
+def loaded(database: DatabaseManager) -> None:
+    database.import_builtin(2_000)
+    database.initialize()
+
+
+def test_no_data_loaded_says_so_and_disables_train(database: DatabaseManager) -> None:
+    at = page()
+    assert not at.exception
+    assert "No products are loaded yet" in at.warning[0].value
+    assert button(at, "Train").disabled
+
+
+def test_train_triggers_the_deployment_and_shows_the_run(
+    database: DatabaseManager, fake_prefect: FakePrefectManager
+) -> None:
+    loaded(database)
+    at = page()
+    at.number_input[0].set_value(2.5)  # C
+    button(at, "Train").click().run()
+    assert not at.exception and not at.error
+    deployment, parameters = fake_prefect.triggered[0]
+    assert deployment == "train/train"
+    assert parameters["config"]["c"] == 2.5 and parameters["auto_promote"] is True
+    assert any("brave-otter" in m.value and "Completed" in m.value for m in at.markdown)
+
+
+def test_out_of_range_hyperparameters_are_refused_in_the_form(
+    database: DatabaseManager, fake_prefect: FakePrefectManager
+) -> None:
+    loaded(database)
+    at = page()
+    at.number_input[1].set_value(10)  # max features, below 1,000
+    button(at, "Train").click().run()
+    assert "out of range" in at.error[0].value and "max_features" in at.error[0].value
+    assert fake_prefect.triggered == []
+
+
+def test_a_failed_flow_run_shows_its_error(
+    database: DatabaseManager, fake_prefect: FakePrefectManager
+) -> None:
+    loaded(database)
+    fake_prefect.outcome = ("FAILED", "Failed", "TrainingError: The holdout is empty")
+    at = page()
+    button(at, "Train").click().run()
+    assert "The train run failed: TrainingError: The holdout is empty" in at.error[0].value
+
+
+def test_prefect_down_is_a_readable_error(
+    database: DatabaseManager, fake_prefect: FakePrefectManager
+) -> None:
+    loaded(database)
+    fake_prefect.down = True
+    at = page()
+    button(at, "Train").click().run()
+    assert not at.exception
+    assert "Prefect not reachable at http://prefect.test" in at.error[0].value
+
+
+def test_mlflow_down_is_a_readable_error(database: DatabaseManager, fake_mlflow) -> None:
+    fake_mlflow.down = True
+    at = page()
+    assert not at.exception
+    assert "MLflow not reachable" in at.error[0].value
+
+
+def test_runs_compare_and_detail(database: DatabaseManager, fake_mlflow: FakeMlflowManager) -> None:
+    fake_mlflow.add_run(0.80)
+    fake_mlflow.add_run(0.82)
+    at = AppTest.from_file(TRAINING, default_timeout=60)
+    at.session_state["training_runs"] = {"selection": {"rows": [0, 1], "columns": []}}
+    at.run()
+    assert not at.exception
+    assert at.dataframe[0].value["weighted_f1"].tolist() == [0.82, 0.80]
+
+
+def test_promote_then_rollback(database: DatabaseManager, fake_mlflow: FakeMlflowManager) -> None:
+    fake_mlflow.add_run(0.80)
+    at = page()
+    assert "passes — no champion yet" in at.success[0].value
+    button(at, "Promote v1").click().run()
+    assert fake_mlflow.promoted == [1]
+    assert "Champion is now v1" in at.success[0].value
+
+    fake_mlflow.add_run(0.85)
+    at = page()
+    button(at, "Promote v2").click().run()
+    assert fake_mlflow.promoted == [1, 2]
+    button(at, "Yes, roll back").click().run()
+    assert "Champion is now v1 (rollback" in at.success[0].value
+    log = at.dataframe[-1].value
+    assert log["action"].tolist() == ["rollback", "promote", "promote"]
+
+
+def test_the_gate_blocks_a_worse_model_unless_forced(
+    database: DatabaseManager, fake_mlflow: FakeMlflowManager
+) -> None:
+    fake_mlflow.add_run(0.85)
+    fake_mlflow.promote(1)
+    fake_mlflow.add_run(0.70)
+    at = page()
+    assert any("refuses — v2 F1 0.7000 < v1 F1 0.8500" in w.value for w in at.warning)
+    assert button(at, "Promote v2").disabled
+    force = button(at, "Force promotion")
+    assert force.disabled  # no reason written yet
+    at.text_area(key="training_force_reason").input("v1 was trained on mislabelled data").run()
+    button(at, "Force promotion").click().run()
+    assert fake_mlflow.promoted == [1, 2]
+    assert fake_mlflow.log[0]["action"] == "force"

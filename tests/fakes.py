@@ -1,0 +1,172 @@
+"""In-memory fakes of the MLflow and Prefect managers, recording what the pages asked of them.
+
+They keep the real managers' public methods (tests/app/test_fakes.py checks it) and reuse the
+real gate from core.registry, so a page test exercises the same decisions as production.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from app.managers.errors import NotFound, Rejected, ServiceUnavailable
+from app.managers.experiments import RUN_COLUMNS
+from app.records import FlowRunInfo, LogLine, RunDetail
+from core import registry
+from core.registry import CHAMPION, GateVerdict, Promotion, VersionInfo
+
+NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+
+
+class FakeMlflowManager:
+    """Runs and versions held in lists; promotions change aliases and append to a log."""
+
+    def __init__(self, margin: float = 0.0) -> None:
+        self.ui_url: str | None = "http://mlflow.test"
+        self.down = False
+        self.margin = margin
+        self._versions: list[VersionInfo] = []
+        self._runs: list[dict[str, Any]] = []
+        self.promoted: list[int] = []
+        self.log: list[dict[str, Any]] = []
+
+    def add_run(self, weighted_f1: float, *, register: bool = True) -> str:
+        run_id = f"run{len(self._runs) + 1}"
+        version = len(self._versions) + 1 if register else None
+        self._runs.insert(0, {
+            "run_id": run_id, "name": f"logreg · 40 % data #{len(self._runs) + 1}",
+            "started": NOW, "status": "FINISHED", "weighted_f1": weighted_f1,
+            "macro_f1": weighted_f1 - 0.02, "accuracy": weighted_f1, "fit_seconds": 3.0,
+            "data_loaded_pct": 40.0, "data_rows": 1000, "classifier": "logreg", "c": "5.0",
+            "max_features": "100000", "char_ngrams": "False", "version": version, "aliases": "",
+        })  # fmt: skip
+        if version:
+            self._versions.insert(
+                0, VersionInfo(version, run_id, ("challenger",), NOW, weighted_f1, 40.0)
+            )
+        return run_id
+
+    def runs(self, limit: int = 200) -> pd.DataFrame:
+        self._check()
+        return pd.DataFrame(self._runs[:limit], columns=RUN_COLUMNS)
+
+    def run_detail(self, run_id: str) -> RunDetail:
+        self._check()
+        codes = [10, 40, 2583]
+        confusion = pd.DataFrame(np.array([[8, 1, 1], [2, 7, 1], [0, 0, 10]]), codes, codes)
+        per_class = pd.DataFrame(
+            {"code": codes, "label": ["10 · Used books", "40 · Imported video games",
+             "2583 · Pools & accessories"], "precision": [0.8, 0.88, 0.83],
+             "recall": [0.8, 0.7, 1.0], "f1": [0.8, 0.78, 0.91], "support": [10, 10, 10]}
+        )  # fmt: skip
+        run = next(r for r in self._runs if r["run_id"] == run_id)
+        return RunDetail(run_id, run["name"], {"c": "5.0"}, {"weighted_f1": run["weighted_f1"]},
+                         per_class, confusion)  # fmt: skip
+
+    def versions(self) -> list[VersionInfo]:
+        self._check()
+        return list(self._versions)
+
+    def gate(self, version: int) -> GateVerdict:
+        self._check()
+        candidate = next((v for v in self._versions if v.version == version), None)
+        if candidate is None:
+            raise NotFound(f"Version {version} is not registered.")
+        return registry.gate(candidate, registry.champion(self._versions), self.margin)
+
+    def promote(
+        self, version: int, force_reason: str | None = None, triggered_by: str = "app"
+    ) -> Promotion:
+        verdict = self.gate(version)
+        if not verdict.passed and force_reason is None:
+            raise Rejected(f"Promotion gate refused: {verdict.reason}.")
+        current = registry.champion(self._versions)
+        self._set_champion(version)
+        self.promoted.append(version)
+        action = "force" if force_reason else "promote"
+        self.log.insert(0, {"id": len(self.log) + 1, "at": NOW, "action": action,
+                            "from_version": current.version if current else None,
+                            "to_version": version, "triggered_by": triggered_by,
+                            "reason": force_reason or verdict.reason,
+                            "candidate_f1": verdict.candidate_f1,
+                            "champion_f1": verdict.champion_f1})  # fmt: skip
+        return Promotion(action, current.version if current else None, version, verdict.reason)
+
+    def rollback(self, triggered_by: str = "app") -> Promotion:
+        history = registry.champion_history(pd.DataFrame(self.log or None, columns=LOG_COLUMNS))
+        if len(history) < 2:
+            raise Rejected("There is no earlier champion to roll back to.")
+        self._set_champion(history[-2])
+        self.log.insert(0, {"id": len(self.log) + 1, "at": NOW, "action": "rollback",
+                            "from_version": history[-1], "to_version": history[-2],
+                            "triggered_by": triggered_by, "reason": "rollback",
+                            "candidate_f1": None, "champion_f1": None})  # fmt: skip
+        return Promotion("rollback", history[-1], history[-2], "rollback")
+
+    def promotion_log(self) -> pd.DataFrame:
+        self._check()
+        return pd.DataFrame(self.log, columns=LOG_COLUMNS)
+
+    def _set_champion(self, version: int) -> None:
+        self._versions = [
+            VersionInfo(
+                v.version, v.run_id,
+                tuple(a for a in v.aliases if a != CHAMPION)
+                + ((CHAMPION,) if v.version == version else ()),
+                v.created_at, v.weighted_f1, v.data_loaded_pct,
+            )
+            for v in self._versions
+        ]  # fmt: skip
+
+    def _check(self) -> None:
+        if self.down:
+            raise ServiceUnavailable("MLflow not reachable at http://mlflow.test (ConnectionError)")
+
+
+LOG_COLUMNS = [
+    "id", "at", "action", "from_version", "to_version", "triggered_by", "reason",
+    "candidate_f1", "champion_f1",
+]  # fmt: skip
+
+
+class FakePrefectManager:
+    """Flow runs created on trigger; their final state is whatever the test sets."""
+
+    def __init__(self) -> None:
+        self.ui_url = "http://prefect.test"
+        self.down = False
+        self.triggered: list[tuple[str, dict[str, Any]]] = []
+        self.runs: dict[str, FlowRunInfo] = {}
+        self.outcome = ("COMPLETED", "Completed", "")
+        self._ids = itertools.count(1)
+
+    def trigger(self, deployment: str, parameters: dict[str, Any]) -> FlowRunInfo:
+        self._check()
+        self.triggered.append((deployment, parameters))
+        state_type, state_name, message = self.outcome
+        run = FlowRunInfo(
+            f"fr-{next(self._ids)}", "brave-otter", deployment.split("/")[0], state_type,
+            state_name, message, NOW, NOW, NOW,
+        )  # fmt: skip
+        self.runs[run.id] = run
+        return run
+
+    def flow_run(self, run_id: str) -> FlowRunInfo:
+        self._check()
+        return self.runs[run_id]
+
+    def logs(self, run_id: str, limit: int = 200) -> list[LogLine]:
+        self._check()
+        return [LogLine(NOW, 20, "Beginning flow run"), LogLine(NOW, 20, "Fitted logreg")]
+
+    def recent_runs(self, limit: int = 10) -> list[FlowRunInfo]:
+        self._check()
+        return list(self.runs.values())[::-1][:limit]
+
+    def _check(self) -> None:
+        if self.down:
+            raise ServiceUnavailable("Prefect not reachable at http://prefect.test/api")
