@@ -19,6 +19,10 @@ from core.data.synthetic import generate_catalogue
 from core.db.engine import ensure_schema, make_engine
 from core.db.tables import metadata
 
+# No telemetry from MLflow or Prefect during tests (and no waiting on a network that isn't there).
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
 PG_ADMIN_URL = os.environ.get(
     "RAKUTEN_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 )

@@ -1,0 +1,103 @@
+"""The local supervisor with real processes: start, health, refusal on a taken port, stop."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from core.settings import Settings
+from core.supervisor import ServiceSpec, Supervisor, SupervisorError, _alive, local_services
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http_service(port: int) -> ServiceSpec:
+    # A parent that starts a child: stopping must end both (the whole process group).
+    script = (
+        "import subprocess, sys; "
+        f"subprocess.Popen([sys.executable, '-m', 'http.server', '{port}', '--bind', '127.0.0.1']);"
+        "import time; time.sleep(600)"
+    )
+    return ServiceSpec(
+        "web", "Test web server", [sys.executable, "-c", script],
+        url=f"http://127.0.0.1:{port}", health_url=f"http://127.0.0.1:{port}/",
+        setting="RAKUTEN_TEST_PORT",
+    )  # fmt: skip
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(") ", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def test_start_health_stop_ends_the_whole_group(tmp_path: Path) -> None:
+    supervisor = Supervisor(tmp_path, [http_service(free_port())])
+    status = supervisor.start("web")
+    assert status.running and status.pid
+    healthy = supervisor.wait_healthy("web", timeout=30)
+    assert healthy.healthy and (tmp_path / "run" / "web.pid").exists()
+    assert supervisor.start("web").pid == status.pid  # already running: not started twice
+    kids = children(status.pid)
+    assert kids
+    supervisor.stop("web")
+    time.sleep(0.2)
+    assert not _alive(status.pid) and not any(_alive(k) for k in kids)
+    assert not supervisor.status("web").running
+    assert "starting web" in supervisor.log_tail("web")
+
+
+def test_a_taken_port_is_refused_with_the_setting_to_change(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        spec = http_service(taken.getsockname()[1])
+        with pytest.raises(SupervisorError, match=r"Port \d+ .* is taken .* RAKUTEN_TEST_PORT"):
+            Supervisor(tmp_path, [spec]).start("web")
+
+
+def test_a_service_that_dies_reports_its_log(tmp_path: Path) -> None:
+    spec = ServiceSpec("bad", "Crashing", [sys.executable, "-c", "raise SystemExit('boom')"],
+                       health_url="http://127.0.0.1:1/")  # fmt: skip
+    supervisor = Supervisor(tmp_path, [spec])
+    supervisor.start("bad")
+    with pytest.raises(SupervisorError, match="(?s)bad exited.*boom"):
+        supervisor.wait_healthy("bad", timeout=30)
+
+
+def test_a_stale_pid_file_counts_as_stopped(tmp_path: Path) -> None:
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "web.pid").write_text("999999")
+    assert not Supervisor(tmp_path, [http_service(free_port())]).status("web").running
+
+
+def test_local_services_follow_the_settings(tmp_path: Path) -> None:
+    local = Settings(var_dir=tmp_path, mlflow_tracking_uri="http://127.0.0.1:5123")
+    names = [s.name for s in local_services(local)]
+    assert names == ["mlflow", "prefect", "worker", "app"]
+    mlflow = local_services(local)[0]
+    assert "--port" in mlflow.command and "5123" in mlflow.command
+    assert str(tmp_path / "mlflow" / "mlflow.db") in " ".join(mlflow.command)
+    remote = Settings(
+        var_dir=tmp_path, mlflow_tracking_uri="http://mlflow:5000",
+        prefect_api_url="http://prefect:4200/api",
+    )  # fmt: skip
+    assert [s.name for s in local_services(remote)] == ["worker", "app"]
+    assert all(
+        s.env["PREFECT_API_URL"] == "http://prefect:4200/api" for s in local_services(remote)
+    )
