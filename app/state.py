@@ -21,5 +21,4 @@ TRAINING_AUTO_PROMOTE = "training_auto_promote"
 TRAINING_RUN_ID = "training_run_id"  # the flow run this session started and follows
 TRAINING_FLASH = "training_flash"
 TRAINING_RUNS = "training_runs"  # selection in the runs table
-TRAINING_PROMOTE_VERSION = "training_promote_version"
 TRAINING_FORCE_REASON = "training_force_reason"

@@ -135,7 +135,9 @@ def gate(candidate: VersionInfo, current: VersionInfo | None, margin: float) -> 
     if cand_f1 is None or champ_f1 is None:
         return GateVerdict(False, cand_f1, champ_f1, "a weighted F1 is missing: cannot compare")
     bar = champ_f1 - margin
-    if cand_f1 >= bar:
+    # Compared at the precision shown (4 decimals): a difference nobody can see is a tie, and
+    # ties pass, so retraining on the same data never looks like a regression.
+    if round(cand_f1, 4) >= round(bar, 4):
         return GateVerdict(
             True, cand_f1, champ_f1,
             f"v{candidate.version} F1 {cand_f1:.4f} ≥ v{current.version} F1 {champ_f1:.4f}"

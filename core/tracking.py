@@ -48,7 +48,6 @@ def log_training_run(
     *,
     run_name: str,
     triggered_by: str,
-    log_seconds: list[float] | None = None,
 ) -> LoggedRun:
     """Record one training run in MLflow.
 
@@ -60,7 +59,6 @@ def log_training_run(
         data: The training snapshot (stage, row count, digest), logged as params and tags.
         run_name: Name shown in MLflow and in the app.
         triggered_by: Who or what started the run (tag).
-        log_seconds: When given, receives the time spent logging the model (for benchmarks).
 
     Returns:
         The run id and the logged model's URI.
@@ -101,8 +99,8 @@ def log_training_run(
             input_example=example,
             # The pipeline's first step lives in core/: ship it, so the model loads anywhere.
             code_paths=[str(CORE_PACKAGE)],
-            # MLflow's default (skops) takes ~110 s and 59 MB for this pipeline; cloudpickle
-            # takes 0.3 s and 7 MB (bench/train_flow.py). Models come only from our own runs.
+            # MLflow's default (skops) took ~110 s and 59 MB for the full-size pipeline here;
+            # cloudpickle takes 0.3 s and 7 MB. Models come only from our own runs.
             serialization_format="cloudpickle",
             # Inferring requirements loads the model in a subprocess: ~6 s for nothing we need.
             pip_requirements=MODEL_REQUIREMENTS,

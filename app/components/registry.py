@@ -27,9 +27,8 @@ def version_picker(versions: list[VersionInfo]) -> int:
         + (f" — F1 {v.weighted_f1:.4f}" if v.weighted_f1 is not None else "")
         for v in versions
     }
-    return st.selectbox(
-        "Version", list(labels), format_func=labels.__getitem__, key=state.TRAINING_PROMOTE_VERSION
-    )
+    # No fixed key: when a version is added or an alias moves, the choice resets to the newest.
+    return st.selectbox("Version", list(labels), format_func=labels.__getitem__)
 
 
 def promotion_actions(

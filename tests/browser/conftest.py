@@ -44,7 +44,7 @@ def wait_for_line(line: str, process: subprocess.Popen, log: Path, timeout: floa
     raise RuntimeError(f"no {line!r} after {timeout} s:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`make run` on a free loopback port with its own empty var/ folder, as a newcomer runs it.
 
@@ -81,7 +81,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             os.killpg(process.pid, signal.SIGKILL)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     """Headless Debian Chromium."""
     if not Path(CHROMIUM).exists():

@@ -121,3 +121,28 @@ def test_presets_build(split) -> None:
 
     for config in PRESETS.values():
         assert build_pipeline(config).steps[-1][0] == "classifier"
+
+
+@pytest.mark.parametrize(
+    ("candidate", "champion", "margin", "passes"),
+    [
+        (0.80, None, 0.0, True),
+        (0.81, 0.80, 0.0, True),
+        (0.80, 0.80, 0.0, True),
+        (0.80001, 0.80004, 0.0, True),  # invisible at 4 decimals: a tie
+        (0.79, 0.80, 0.0, False),
+        (0.79, 0.80, 0.02, True),
+        (None, 0.80, 0.0, False),
+    ],
+)
+def test_promotion_gate(
+    candidate: float | None, champion: float | None, margin: float, passes: bool
+) -> None:
+    from datetime import UTC, datetime
+
+    from core.registry import VersionInfo, gate
+
+    now = datetime.now(UTC)
+    new = VersionInfo(2, "r2", (), now, candidate, 40.0)
+    current = VersionInfo(1, "r1", ("champion",), now, champion, 40.0) if champion else None
+    assert gate(new, current, margin).passed is passes

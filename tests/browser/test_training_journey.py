@@ -1,0 +1,59 @@
+"""Training in a real browser against `make run` (MLflow, Prefect and the worker all running):
+train, watch the run complete, promote, see the champion; train again, roll back."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.browser
+FLOW_TIMEOUT = 180_000  # a flow run: submission, fit, MLflow logging, registration
+
+
+def metric(page: Page, label: str):
+    return page.get_by_test_id("stMetric").filter(has_text=label).get_by_test_id("stMetricValue")
+
+
+def train(page: Page, app_url: str, *, auto_promote: bool) -> None:
+    page.goto(f"{app_url}/Training")
+    expect(page.get_by_role("heading", name="Train a model")).to_be_visible()
+    promote_box = page.get_by_text("Promote to champion if the gate passes")
+    checkbox = page.get_by_role("checkbox", name="Promote to champion if the gate passes")
+    if checkbox.is_checked() != auto_promote:
+        promote_box.click()
+    page.get_by_role("button", name=re.compile(r"Train$")).click()
+    panel = page.get_by_text(re.compile(r"train run \S+ — \w+"))
+    expect(panel).to_be_visible()  # the run is followed live (Scheduled, Pending, Running…)
+    expect(panel).to_contain_text("— Completed", timeout=FLOW_TIMEOUT)
+
+
+def test_train_promote_train_again_and_roll_back(page: Page, app_url: str) -> None:
+    page.goto(f"{app_url}/Dataset")
+    initialize = page.get_by_role("button", name=re.compile(r"Initialize"))
+    if initialize.is_enabled():
+        initialize.click()
+    expect(metric(page, "Stage")).not_to_have_text("0 %")
+
+    train(page, app_url, auto_promote=False)
+    runs = page.get_by_test_id("stDataFrame").first
+    expect(runs).to_contain_text("logreg")
+    expect(
+        page.get_by_text(re.compile(r"Promotion gate: passes — no champion yet"))
+    ).to_be_visible()
+    page.get_by_role("button", name="Promote v1 to champion").click()
+    expect(page.get_by_text(re.compile(r"Champion is now v1 \(promote"))).to_be_visible()
+
+    page.goto(app_url)
+    expect(page.get_by_text(re.compile(r"Champion$"))).to_be_visible()
+    expect(page.get_by_text("v1", exact=True)).to_be_visible()  # the champion card's value
+
+    train(page, app_url, auto_promote=True)  # same data and settings: ties pass the gate
+    expect(page.get_by_text("v2 is the champion.")).to_be_visible()
+    page.get_by_role("button", name=re.compile("Rollback")).click()
+    page.get_by_role("button", name="Yes, roll back").click()
+    expect(page.get_by_text(re.compile(r"Champion is now v1 \(rollback"))).to_be_visible()
+    log = page.get_by_test_id("stDataFrame").last
+    expect(log).to_contain_text("rollback")
+    expect(log).to_contain_text("promote")
