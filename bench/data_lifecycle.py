@@ -30,6 +30,7 @@ from sqlalchemy import create_engine, insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.markdown import write_section  # noqa: E402
 from core.data import loading  # noqa: E402
 from core.data.importer import read_labelled_csv  # noqa: E402
 from core.data.store import import_products, split_holdout  # noqa: E402
@@ -206,20 +207,7 @@ def main() -> None:
     section = report(results, copy_vs_insert, args.rows)
     sys.stdout.write(section + "\n")
     if args.write:
-        write_section(args.write, section)
-
-
-def write_section(path: Path, section: str) -> None:
-    """Replace the "## Data lifecycle" section of ``path`` (or create the file)."""
-    header = "# Benchmarks\n\nEvery number here was produced by the command shown above it.\n\n"
-    current = path.read_text() if path.exists() else header
-    start = current.find("## Data lifecycle")
-    if start == -1:
-        updated = current.rstrip("\n") + "\n\n" + section
-    else:
-        end = current.find("\n## ", start + 1)
-        updated = current[:start] + section + (current[end + 1 :] if end != -1 else "")
-    path.write_text(updated)
+        write_section(args.write, "## Data lifecycle", section)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.markdown import write_section  # noqa: E402
+
 SECTION = "## Train flow"
 GOALS = {"flow_s": 90.0, "outside_share": 0.25}
 FLOW_STAGES = (
@@ -346,19 +348,6 @@ def report(prep: dict, flow: dict, base: dict, rows: int, load: float) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace the "## Train flow" section of ``path`` (or append it, or create the file)."""
-    header = "# Benchmarks\n\nEvery number here was produced by the command shown above it.\n\n"
-    current = path.read_text() if path.exists() else header
-    start = current.find(SECTION + "\n")
-    if start == -1:
-        updated = current.rstrip("\n") + "\n\n" + section
-    else:
-        end = current.find("\n## ", start + 1)
-        updated = current[:start] + section + (current[end + 1 :] if end != -1 else "")
-    path.write_text(updated)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=84_916)
@@ -381,7 +370,7 @@ def main() -> None:
     section = report(prep, flow, base, args.rows, load)
     sys.stdout.write(section + "\n")
     if args.write:
-        write_section(args.write, section)
+        write_section(args.write, SECTION, section)
 
 
 if __name__ == "__main__":
