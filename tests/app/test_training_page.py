@@ -92,6 +92,10 @@ def test_runs_compare_and_detail(database: DatabaseManager, fake_mlflow: FakeMlf
     at.run()
     assert not at.exception
     assert at.dataframe[0].value["weighted_f1"].tolist() == [0.82, 0.80]
+    assert len(at.get("plotly_chart")) == 3  # comparison, confusion heatmap, per-class F1
+    assert any("weighted F1 0.8200" in m.value for m in at.markdown)  # detail of the first
+    pairs = at.dataframe[1].value
+    assert pairs.loc[0, "count"] == 2 and pairs.loc[0, "true"] == "40 · Imported video games"
 
 
 def test_promote_then_rollback(database: DatabaseManager, fake_mlflow: FakeMlflowManager) -> None:
