@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import streamlit as st
@@ -27,6 +28,9 @@ class Managers:
 @st.cache_resource(show_spinner=False)
 def _build() -> Managers:
     settings = get_settings()
+    # The MLflow client retries a failing server for minutes by default; a page must not wait.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")
     engine = make_engine(settings.database_url)
     return Managers(
         settings=settings,

@@ -12,11 +12,12 @@ from datetime import UTC, datetime
 
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select, text, update
 
 from core.db.tables import promotion_log
-from core.tracking import MODEL_NAME
+from core.tracking import EXPERIMENT, HOLDOUT_TAG, MODEL_NAME
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 
@@ -35,6 +36,7 @@ class VersionInfo:
     created_at: datetime
     weighted_f1: float | None
     data_loaded_pct: float | None
+    holdout_digest: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,15 +90,17 @@ def list_versions(client: MlflowClient) -> list[VersionInfo]:
         if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
             return []
         raise
+    if not versions:
+        return []
     aliases: dict[int, list[str]] = {}
-    try:
-        for alias, version in client.get_registered_model(MODEL_NAME).aliases.items():
-            aliases.setdefault(int(version), []).append(alias)
-    except MlflowException:
-        pass  # no registered model yet
+    # Any failure here must surface: "no aliases" would mean "no champion" to the gate.
+    for alias, version in client.get_registered_model(MODEL_NAME).aliases.items():
+        aliases.setdefault(int(version), []).append(alias)
+    runs = _runs_by_id(client, [mv.run_id for mv in versions if mv.run_id])
     infos = []
     for mv in versions:
-        metrics = client.get_run(mv.run_id).data.metrics if mv.run_id else {}
+        run = runs.get(mv.run_id or "")  # a deleted run leaves its version without scores
+        metrics = run.data.metrics if run else {}
         infos.append(
             VersionInfo(
                 version=int(mv.version),
@@ -105,9 +109,25 @@ def list_versions(client: MlflowClient) -> list[VersionInfo]:
                 created_at=datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC),
                 weighted_f1=metrics.get("weighted_f1"),
                 data_loaded_pct=metrics.get("data_loaded_pct"),
+                holdout_digest=run.data.tags.get(HOLDOUT_TAG) if run else None,
             )
         )
     return sorted(infos, key=lambda v: v.version, reverse=True)
+
+
+def _runs_by_id(client: MlflowClient, run_ids: list[str]) -> dict[str, Run]:
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    if experiment is None or not run_ids:
+        return {}
+    found: dict[str, Run] = {}
+    for start in range(0, len(run_ids), 100):  # one query per hundred versions
+        quoted = ", ".join(f"'{r}'" for r in run_ids[start : start + 100])
+        for run in client.search_runs(
+            [experiment.experiment_id], filter_string=f"attributes.run_id IN ({quoted})",
+            max_results=100,
+        ):  # fmt: skip
+            found[run.info.run_id] = run
+    return found
 
 
 def champion(versions: list[VersionInfo]) -> VersionInfo | None:
@@ -134,6 +154,16 @@ def gate(candidate: VersionInfo, current: VersionInfo | None, margin: float) -> 
         return GateVerdict(False, cand_f1, champ_f1, f"v{candidate.version} is already champion")
     if cand_f1 is None or champ_f1 is None:
         return GateVerdict(False, cand_f1, champ_f1, "a weighted F1 is missing: cannot compare")
+    if (
+        candidate.holdout_digest
+        and current.holdout_digest
+        and (candidate.holdout_digest != current.holdout_digest)
+    ):
+        return GateVerdict(
+            False, cand_f1, champ_f1,
+            f"v{candidate.version} and v{current.version} were scored on different holdouts "
+            "(the dataset was re-imported): their F1 cannot be compared",
+        )  # fmt: skip
     bar = champ_f1 - margin
     # Compared at the precision shown (4 decimals): a difference nobody can see is a tie, and
     # ties pass, so retraining on the same data never looks like a regression.
@@ -165,24 +195,28 @@ def promote(
         PromotionRefused: Unknown version, the gate failed and no reason was given, or a forced
             promotion without a written reason.
     """
-    versions = list_versions(client)
-    candidate = next((v for v in versions if v.version == version), None)
-    if candidate is None:
-        raise PromotionRefused(f"Version {version} of {MODEL_NAME} does not exist.")
-    current = champion(versions)
-    verdict = gate(candidate, current, margin)
-    if force_reason is not None:
-        if not force_reason.strip():
-            raise PromotionRefused("A forced promotion needs a written reason.")
+    if force_reason is not None and not force_reason.strip():
+        raise PromotionRefused("A forced promotion needs a written reason.")
+    with engine.begin() as conn:
+        # Read, judge and switch under one lock: two promotions (a click and the train flow's
+        # auto-promotion) cannot both pass the gate against the same old champion.
+        _lock_promotions(conn)
+        versions = list_versions(client)
+        candidate = next((v for v in versions if v.version == version), None)
+        if candidate is None:
+            raise PromotionRefused(f"Version {version} of {MODEL_NAME} does not exist.")
+        current = champion(versions)
+        verdict = gate(candidate, current, margin)
         if current is not None and current.version == version:
             raise PromotionRefused(verdict.reason)
-        action, reason = "force", f"forced: {force_reason.strip()} (gate: {verdict.reason})"
-    elif not verdict.passed:
-        raise PromotionRefused(f"Promotion gate refused: {verdict.reason}.")
-    else:
-        action, reason = "promote", f"gate passed: {verdict.reason}"
-    from_version = current.version if current else None
-    _switch(engine, client, action, from_version, version, triggered_by, reason, verdict)
+        if force_reason is not None:
+            action, reason = "force", f"forced: {force_reason.strip()} (gate: {verdict.reason})"
+        elif not verdict.passed:
+            raise PromotionRefused(f"Promotion gate refused: {verdict.reason}.")
+        else:
+            action, reason = "promote", f"gate passed: {verdict.reason}"
+        from_version = current.version if current else None
+        _switch(conn, client, action, from_version, version, triggered_by, reason, verdict)
     if CHALLENGER in candidate.aliases:
         client.delete_registered_model_alias(MODEL_NAME, CHALLENGER)
     return Promotion(action, from_version, version, reason)
@@ -194,20 +228,27 @@ def rollback(engine: Engine, client: MlflowClient, *, triggered_by: str) -> Prom
     Raises:
         PromotionRefused: The log holds no earlier champion.
     """
-    with engine.connect() as conn:
+    with engine.begin() as conn:
+        _lock_promotions(conn)
         history = champion_history(promotion_log_frame(conn))
-    if len(history) < 2:
-        raise PromotionRefused("There is no earlier champion to roll back to.")
-    current, previous = history[-1], history[-2]
-    versions = {v.version: v for v in list_versions(client)}
-    if previous not in versions:
-        raise PromotionRefused(f"The earlier champion v{previous} is no longer registered.")
-    verdict = GateVerdict(
-        True, versions[previous].weighted_f1,
-        versions[current].weighted_f1 if current in versions else None, "rollback",
-    )  # fmt: skip
-    reason = f"rolled back from v{current} to v{previous}"
-    _switch(engine, client, "rollback", current, previous, triggered_by, reason, verdict)
+        if len(history) < 2:
+            raise PromotionRefused("There is no earlier champion to roll back to.")
+        current, previous = history[-1], history[-2]
+        versions = {v.version: v for v in list_versions(client)}
+        actual = champion(list(versions.values()))
+        if actual is None or actual.version != current:
+            # The alias was moved outside the control room (MLflow UI): the log is not the truth.
+            raise PromotionRefused(
+                f"MLflow's champion is {f'v{actual.version}' if actual else 'unset'}, but the "
+                f"promotion log ends at v{current}: promote the version you want explicitly."
+            )
+        if previous not in versions:
+            raise PromotionRefused(f"The earlier champion v{previous} is no longer registered.")
+        verdict = GateVerdict(
+            True, versions[previous].weighted_f1, versions[current].weighted_f1, "rollback"
+        )
+        reason = f"rolled back from v{current} to v{previous}"
+        _switch(conn, client, "rollback", current, previous, triggered_by, reason, verdict)
     return Promotion("rollback", current, previous, reason)
 
 
@@ -220,7 +261,7 @@ def champion_history(log: pd.DataFrame) -> list[int]:
                 stack.pop()
             if not stack or stack[-1] != row.to_version:
                 stack.append(int(row.to_version))
-        else:
+        elif not stack or stack[-1] != row.to_version:
             stack.append(int(row.to_version))
     return stack
 
@@ -234,8 +275,16 @@ def promotion_log_frame(conn: Connection) -> pd.DataFrame:
     return frame
 
 
+def _lock_promotions(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("LOCK TABLE promotion_log IN EXCLUSIVE MODE"))
+    else:
+        # A write as the transaction's first statement takes SQLite's write lock (and waits).
+        conn.execute(update(promotion_log).where(promotion_log.c.id == -1).values(reason=""))
+
+
 def _switch(
-    engine: Engine,
+    conn: Connection,
     client: MlflowClient,
     action: str,
     from_version: int | None,
@@ -244,14 +293,13 @@ def _switch(
     reason: str,
     verdict: GateVerdict,
 ) -> None:
-    # The log row and the alias change commit together: if MLflow refuses the alias, the
-    # transaction is rolled back and the log does not claim a change that did not happen.
-    with engine.begin() as conn:
-        conn.execute(
-            insert(promotion_log).values(
-                at=datetime.now(UTC), action=action, from_version=from_version,
-                to_version=to_version, triggered_by=triggered_by[:100], reason=reason,
-                candidate_f1=verdict.candidate_f1, champion_f1=verdict.champion_f1,
-            )
-        )  # fmt: skip
-        client.set_registered_model_alias(MODEL_NAME, CHAMPION, str(to_version))
+    # The log row is written first and the alias moved last, inside the caller's transaction:
+    # if MLflow refuses the alias, the row is rolled back with it.
+    conn.execute(
+        insert(promotion_log).values(
+            at=datetime.now(UTC), action=action, from_version=from_version,
+            to_version=to_version, triggered_by=triggered_by[:100], reason=reason,
+            candidate_f1=verdict.candidate_f1, champion_f1=verdict.champion_f1,
+        )
+    )  # fmt: skip
+    client.set_registered_model_alias(MODEL_NAME, CHAMPION, str(to_version))

@@ -151,7 +151,9 @@ class Supervisor:
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: stop() ends its children too
             )  # fmt: skip
-        self._pid_path(name).write_text(str(process.pid))
+        # The start time makes the PID file safe to trust later: after a reboot or a crash the
+        # same PID may belong to an unrelated process, which must never be signalled.
+        self._pid_path(name).write_text(f"{process.pid} {_start_time(process.pid)}")
         return self.status(name)
 
     def stop(self, name: str, timeout: float = 15.0) -> None:
@@ -205,10 +207,13 @@ class Supervisor:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
     def _pid(self, name: str) -> int | None:
+        """The service's PID if that process is still the one this supervisor started."""
         try:
-            return int(self._pid_path(name).read_text().strip())
+            pid_text, started = self._pid_path(name).read_text().split()
+            pid = int(pid_text)
         except (FileNotFoundError, ValueError):
             return None
+        return pid if _start_time(pid) == started else None
 
     def _pid_path(self, name: str) -> Path:
         return self._run_dir / f"{name}.pid"
@@ -230,6 +235,14 @@ def _check_port_free(spec: ServiceSpec) -> None:
                 f"Port {parts.port} for the {spec.title} is taken by another process. Stop that "
                 f"process, or choose another port with {spec.setting}."
             ) from exc
+
+
+def _start_time(pid: int) -> str:
+    """The process's start time in clock ticks since boot (``/proc/<pid>/stat`` field 22)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "gone"
 
 
 def _alive(pid: int) -> bool:
@@ -262,9 +275,13 @@ def _answers(url: str) -> bool:
 
 
 def run(settings: Settings, supervisor: Supervisor) -> None:
-    """Start every service, print where they are, and stop them all on Ctrl-C."""
+    """Start every service, print where they are, and stop them all on Ctrl-C or SIGTERM.
+
+    An interruption during start-up stops what was already started, too.
+    """
     names = list(supervisor.specs)
     servers = [n for n in names if n in {"mlflow", "prefect"}]
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         # Servers first (they start side by side), so the worker and the app find them.
         for name in servers:
@@ -275,31 +292,32 @@ def run(settings: Settings, supervisor: Supervisor) -> None:
             supervisor.start(name)
         for name in names:
             supervisor.wait_healthy(name)
+        for name in names:
+            status = supervisor.status(name)
+            log.info("  %-40s %s", status.title, status.url or f"pid {status.pid}")
+        log.info("Control room: http://127.0.0.1:%s  (Ctrl-C stops everything)", settings.app_port)
+        _watch(supervisor, names)
+    except KeyboardInterrupt:
+        log.info("Stopping…")
     except SupervisorError as exc:
         log.error("%s", exc)
-        _stop_all(supervisor)
         raise SystemExit(1) from exc
-    for name in names:
-        status = supervisor.status(name)
-        log.info("  %-40s %s", status.title, status.url or f"pid {status.pid}")
-    log.info("Control room: http://127.0.0.1:%s  (Ctrl-C stops everything)", settings.app_port)
-    stopping = False
+    finally:
+        _stop_all(supervisor)
 
-    def _stop(_signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
 
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _watch(supervisor: Supervisor, names: list[str]) -> None:
     reported: set[str] = set()
-    while not stopping:
+    while True:
         time.sleep(1)
         for name in names:
             if name not in reported and not supervisor.status(name).running:
                 reported.add(name)
                 log.error("%s stopped unexpectedly; its log: %s", name, supervisor.log_tail(name))
-    log.info("Stopping…")
-    _stop_all(supervisor)
 
 
 def _stop_all(supervisor: Supervisor) -> None:

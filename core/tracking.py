@@ -16,12 +16,14 @@ import pandas as pd  # noqa: E402
 from mlflow.models import infer_signature  # noqa: E402
 
 from core.data.queries import TrainingData  # noqa: E402
+from core.data.store import catalogue_digest  # noqa: E402
 from core.evaluate import Evaluation, classification_report  # noqa: E402
 from core.train import INPUT_COLUMNS, FitResult, TrainConfig  # noqa: E402
 
 EXPERIMENT = "rakuten-product-classifier"
 MODEL_NAME = "rakuten-product-classifier"
 MODEL_ARTIFACT = "model"
+HOLDOUT_TAG = "holdout_digest"
 CONFUSION_JSON = "evaluation/confusion_matrix.json"
 PER_CLASS_JSON = "evaluation/per_class.json"
 CORE_PACKAGE = Path(__file__).resolve().parent
@@ -64,9 +66,15 @@ def log_training_run(
         The run id and the logged model's URI.
     """
     mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_experiment(EXPERIMENT)
+    _ensure_experiment(tracking_uri)
     with mlflow.start_run(run_name=run_name) as run:
-        mlflow.set_tags({"triggered_by": triggered_by, "data_digest": data.digest})
+        mlflow.set_tags(
+            {
+                "triggered_by": triggered_by,
+                "data_digest": data.digest,
+                HOLDOUT_TAG: catalogue_digest(data.holdout["productid"]),
+            }
+        )
         mlflow.log_params(
             {
                 **config.params(),
@@ -106,6 +114,17 @@ def log_training_run(
             pip_requirements=MODEL_REQUIREMENTS,
         )
         return LoggedRun(run_id=run.info.run_id, model_uri=info.model_uri, model_id=info.model_id)
+
+
+def _ensure_experiment(tracking_uri: str) -> None:
+    # A server decides where artifacts go; a local SQLite store would default to ./mlruns in
+    # whatever directory the process runs from, so keep them beside the database instead.
+    if mlflow.get_experiment_by_name(EXPERIMENT) is None and tracking_uri.startswith("sqlite:///"):
+        database = Path(tracking_uri.removeprefix("sqlite:///"))
+        mlflow.create_experiment(
+            EXPERIMENT, artifact_location=(database.parent / "mlruns").as_uri()
+        )
+    mlflow.set_experiment(EXPERIMENT)
 
 
 def _confusion_dict(confusion: pd.DataFrame) -> dict[str, list]:

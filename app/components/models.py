@@ -19,7 +19,8 @@ def runs_table(runs: pd.DataFrame) -> list[str]:
     event = st.dataframe(
         runs,
         hide_index=True,
-        key=state.TRAINING_RUNS,
+        # Selections are row positions: a new run shifts the rows, so it starts a new selection.
+        key=f"{state.TRAINING_RUNS}_{hash(tuple(runs['run_id']))}",
         on_select="rerun",
         selection_mode="multi-row",
         column_order=(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import streamlit as st
 from pydantic import ValidationError
@@ -87,6 +88,12 @@ def render_flow_run(run: FlowRunInfo, logs: list[LogLine]) -> None:
     st.markdown(f"{icon} **{run.flow or 'flow'} run `{run.name}`** — {run.state_name}")
     if run.failed:
         st.error(f"The {run.flow or 'flow'} run failed: {run.message or run.state_name}")
+    waiting = (datetime.now(UTC) - run.created).total_seconds() if run.created else 0
+    if run.state_name == "Late" or (run.state_type == "SCHEDULED" and waiting > 30):
+        st.warning(
+            "No flows worker has picked this run up yet. Is the worker running? "
+            "(`make run` starts it; `python -m core.supervisor status` shows it.)"
+        )
     if logs:
         st.code("\n".join(_log_line(line) for line in logs[-15:]), language=None)
 

@@ -127,7 +127,6 @@ class MlflowManager:
         self, version: int, force_reason: str | None = None, triggered_by: str = "app"
     ) -> Promotion:
         """Make ``version`` champion through the gate, or forced with a written reason."""
-        ensure_schema(self._engine)
         return self._guarded(
             lambda: registry.promote(
                 self._engine, self._client, version, margin=self._margin,
@@ -137,7 +136,6 @@ class MlflowManager:
 
     def rollback(self, triggered_by: str = "app") -> Promotion:
         """Give the champion alias back to the previous champion."""
-        ensure_schema(self._engine)
         return self._guarded(
             lambda: registry.rollback(self._engine, self._client, triggered_by=triggered_by)
         )
@@ -146,7 +144,6 @@ class MlflowManager:
         """Every promotion and rollback, newest first."""
 
         def read() -> pd.DataFrame:
-            ensure_schema(self._engine)
             with self._engine.connect() as conn:
                 return registry.promotion_log_frame(conn)
 
@@ -155,6 +152,7 @@ class MlflowManager:
     def _guarded(self, action: Callable[[], T]) -> T:
         with self._translated():
             self._check_reachable()
+            ensure_schema(self._engine)  # the promotion log lives in our database
             return action()
 
     def _check_reachable(self) -> None:

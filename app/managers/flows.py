@@ -55,8 +55,14 @@ class PrefectManager:
         ]
 
     def recent_runs(self, limit: int = 10) -> list[FlowRunInfo]:
-        """The latest flow runs of any flow, newest first."""
-        runs = self._call("POST", "/flow_runs/filter", {"sort": "START_TIME_DESC", "limit": limit})
+        """The latest flow runs, newest first, leaving out runs scheduled for later."""
+        body = {
+            "sort": "START_TIME_DESC",
+            "limit": limit,
+            # A cron deployment always has next week's run scheduled: it is not "the last run".
+            "flow_runs": {"state": {"type": {"not_any_": ["SCHEDULED"]}}},
+        }
+        runs = self._call("POST", "/flow_runs/filter", body)
         flows = self._flow_names({r["flow_id"] for r in runs})
         return [_flow_run(r, flows.get(r["flow_id"], "")) for r in runs]
 

@@ -95,7 +95,10 @@ else:
         except ManagerError as exc:
             st.error(str(exc))
         else:
-            st.markdown(f"**{detail.name}** — weighted F1 {detail.metrics['weighted_f1']:.4f}")
+            f1 = detail.metrics.get("weighted_f1")
+            st.markdown(
+                f"**{detail.name}**" + (f" — weighted F1 {f1:.4f}" if f1 is not None else "")
+            )
             matrix, classes, pairs = st.tabs(["Confusion matrix", "Per-class F1", "Most confused"])
             matrix.plotly_chart(confusion_heatmap(detail.confusion))
             classes.plotly_chart(per_class_chart(detail.per_class))
@@ -125,6 +128,7 @@ if action is not None:
     except ManagerError as exc:
         st.error(str(exc))
     else:
+        st.session_state.pop(state.TRAINING_FORCE_REASON, None)  # a reason is for one promotion
         st.session_state[state.TRAINING_FLASH] = (
             f"Champion is now v{done.to_version} ({done.action}: {done.reason})."
         )

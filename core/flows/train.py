@@ -98,19 +98,18 @@ def register_task(
     version = registry.register(client, logged.model_uri, logged.run_id, logged.model_id)
     logger = get_run_logger()
     logger.info("Registered version %s as challenger", version)
-    versions = registry.list_versions(client)
-    candidate = next(v for v in versions if v.version == version)
-    verdict = registry.gate(candidate, registry.champion(versions), settings.promotion_margin)
     if not auto_promote:
-        return version, False, f"auto-promotion off ({verdict.reason})"
-    if not verdict.passed:
-        logger.info("Not promoted: %s", verdict.reason)
-        return version, False, verdict.reason
-    registry.promote(
-        engine, client, version, margin=settings.promotion_margin, triggered_by=triggered_by
-    )
-    logger.info("Promoted version %s to champion: %s", version, verdict.reason)
-    return version, True, verdict.reason
+        return version, False, "auto-promotion off: promote it from the Training page"
+    try:
+        done = registry.promote(
+            engine, client, version, margin=settings.promotion_margin, triggered_by=triggered_by
+        )
+    except registry.PromotionRefused as exc:
+        # Training succeeded; the gate (or a promotion made meanwhile) said no.
+        logger.info("Not promoted: %s", exc)
+        return version, False, str(exc)
+    logger.info("Promoted version %s to champion (%s)", version, done.reason)
+    return version, True, done.reason
 
 
 @flow(name="train", log_prints=True)

@@ -88,7 +88,8 @@ def test_runs_compare_and_detail(database: DatabaseManager, fake_mlflow: FakeMlf
     fake_mlflow.add_run(0.80)
     fake_mlflow.add_run(0.82)
     at = AppTest.from_file(TRAINING, default_timeout=60)
-    at.session_state["training_runs"] = {"selection": {"rows": [0, 1], "columns": []}}
+    key = f"training_runs_{hash(('run2', 'run1'))}"  # the table's key follows its run ids
+    at.session_state[key] = {"selection": {"rows": [0, 1], "columns": []}}
     at.run()
     assert not at.exception
     assert at.dataframe[0].value["weighted_f1"].tolist() == [0.82, 0.80]

@@ -143,3 +143,55 @@ def test_unknown_version_is_refused(engine: Engine, client: MlflowClient, runs) 
     register(client, runs["good"][0])
     with pytest.raises(PromotionRefused, match="Version 99 .* does not exist"):
         registry.promote(engine, client, 99, margin=0, triggered_by="test")
+
+
+def test_concurrent_promotions_are_judged_one_after_the_other(
+    engine: Engine, client: MlflowClient, runs
+) -> None:
+    import threading
+
+    good, bad = runs["good"][0], runs["bad"][0]
+    registry.promote(engine, client, register(client, bad), margin=0, triggered_by="t")
+    candidates = [register(client, good), register(client, good)]
+    barrier = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def click(version: int) -> None:
+        barrier.wait()
+        try:
+            outcomes.append(registry.promote(engine, client, version, margin=0, triggered_by="t"))
+        except PromotionRefused as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=click, args=(v,)) for v in candidates]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    with engine.connect() as conn:
+        log = registry.promotion_log_frame(conn).sort_values("id")
+    # Each promotion names the champion it replaced: the chain has no fork.
+    assert log["from_version"].iloc[1:].tolist() == log["to_version"].iloc[:-1].tolist()
+    assert aliases(client)[CHAMPION] == log["to_version"].iloc[-1]
+
+
+def test_rollback_refuses_when_mlflow_and_the_log_disagree(
+    engine: Engine, client: MlflowClient, runs
+) -> None:
+    v1 = register(client, runs["good"][0])
+    v2 = register(client, runs["good"][0])
+    registry.promote(engine, client, v1, margin=0, triggered_by="t")
+    registry.promote(engine, client, v2, margin=0, triggered_by="t")
+    v3 = register(client, runs["bad"][0])
+    client.set_registered_model_alias(MODEL_NAME, CHAMPION, str(v3))  # moved in the MLflow UI
+    with pytest.raises(PromotionRefused, match=rf"MLflow's champion is v{v3}.*log ends at v{v2}"):
+        registry.rollback(engine, client, triggered_by="t")
+    assert aliases(client)[CHAMPION] == v3
+
+
+def test_a_version_whose_run_was_deleted_has_no_scores(client: MlflowClient, runs) -> None:
+    version = registry.register(
+        client, runs["good"][0].model_uri, "0" * 32, runs["good"][0].model_id
+    )
+    info = next(v for v in registry.list_versions(client) if v.version == version)
+    assert info.weighted_f1 is None

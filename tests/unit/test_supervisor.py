@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 import time
@@ -101,3 +102,13 @@ def test_local_services_follow_the_settings(tmp_path: Path) -> None:
     assert all(
         s.env["PREFECT_API_URL"] == "http://prefect:4200/api" for s in local_services(remote)
     )
+
+
+def test_a_reused_pid_is_never_signalled(tmp_path: Path) -> None:
+    """After a crash or reboot the PID in the file may belong to someone else (here: pytest)."""
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "web.pid").write_text(f"{os.getpid()} 12345")  # wrong start time
+    supervisor = Supervisor(tmp_path, [http_service(free_port())])
+    assert not supervisor.status("web").running
+    supervisor.stop("web")  # must not signal this test process
+    assert _alive(os.getpid())
