@@ -27,7 +27,7 @@ install: $(STAMP)  ## create the virtualenv and install everything
 
 run: $(STAMP)  ## start the control room in local mode and print its URL
 	@$(BIN)/python -m core.cli data import --if-empty
-	@$(BIN)/python -m core.supervisor run
+	@$(BIN)/python -m core.local_stack run
 
 test: $(STAMP)  ## run the whole test suite (lint, unit, app, integration, browser)
 	$(BIN)/ruff check .

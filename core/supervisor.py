@@ -1,23 +1,16 @@
-"""Local-mode service supervisor: start, stop and health-check the control room's processes.
+"""A small process supervisor: start, stop and health-check services, one process group each.
 
-    python -m core.supervisor run     # what `make run` does: start everything, wait for Ctrl-C
-    python -m core.supervisor up|down|status [service ...]
-
-Services: the MLflow tracking server (SQLite backend, local artifacts), the Prefect server, the
-flows worker that serves this project's deployments, and the Streamlit app. Each runs in its own
-process group; its PID file and log live under ``<var_dir>/run`` and ``<var_dir>/logs``. A URL
-in the settings that points at another host (the compose stack) is used as it is and not started.
+State is only PID files (with the process's start time, so a reused PID is never trusted) under
+``<var_dir>/run`` and logs under ``<var_dir>/logs``: any process can ask what runs. Which services
+local mode runs, and the ``make run`` entry point, live in :mod:`core.local_stack`.
 """
 
 from __future__ import annotations
 
-import argparse
-import logging
 import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Sequence
@@ -26,18 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from core.settings import REPO_ROOT, Settings, get_settings
-
-log = logging.getLogger("core.supervisor")
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
-QUIET_ENV = {
-    # No telemetry or update checks: the machine may have no internet, and nothing should call out.
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "DO_NOT_TRACK": "1",
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "PREFECT_UI_SHOW_PROMOTIONAL_CONTENT": "false",
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
-}
+from core.settings import REPO_ROOT
 
 
 class SupervisorError(RuntimeError):
@@ -69,61 +51,6 @@ class ServiceStatus:
     url: str | None
     started_at: datetime | None
     log_path: Path
-
-
-def local_services(settings: Settings) -> list[ServiceSpec]:
-    """The services local mode runs, in start order, skipping those configured as remote."""
-    bin_dir = Path(sys.executable).parent
-    var = settings.var_dir.resolve()
-    env = {**QUIET_ENV, "PREFECT_API_URL": settings.prefect_api_url}
-    specs: list[ServiceSpec] = []
-    mlflow = urlsplit(settings.mlflow_tracking_uri)
-    if mlflow.scheme.startswith("http") and mlflow.hostname in LOCAL_HOSTS:
-        specs.append(
-            ServiceSpec(
-                "mlflow", "MLflow tracking server",
-                [str(bin_dir / "mlflow"), "server", "--host", "127.0.0.1",
-                 "--port", str(mlflow.port or 80),
-                 "--backend-store-uri", f"sqlite:///{var / 'mlflow' / 'mlflow.db'}",
-                 "--artifacts-destination", str(var / "mlflow" / "artifacts"),
-                 "--workers", "1"],
-                url=settings.mlflow_tracking_uri,
-                health_url=f"{settings.mlflow_tracking_uri.rstrip('/')}/health",
-                env=env, setting="RAKUTEN_MLFLOW_TRACKING_URI",
-            )
-        )  # fmt: skip
-    prefect = urlsplit(settings.prefect_api_url)
-    if prefect.hostname in LOCAL_HOSTS:
-        specs.append(
-            ServiceSpec(
-                "prefect", "Prefect server",
-                [str(bin_dir / "prefect"), "server", "start", "--host", "127.0.0.1",
-                 "--port", str(prefect.port or 80)],
-                url=settings.prefect_api_url.removesuffix("/api"),
-                health_url=f"{settings.prefect_api_url.rstrip('/')}/health",
-                env={**env, "PREFECT_HOME": str(var / "prefect")},
-                setting="RAKUTEN_PREFECT_API_URL",
-            )
-        )  # fmt: skip
-    specs.append(
-        ServiceSpec(
-            "worker", "Flows worker (serves the deployments)",
-            [sys.executable, "-m", "core.flows.serve"],
-            env={**env, "PREFECT_HOME": str(var / "prefect")},
-        )
-    )  # fmt: skip
-    specs.append(
-        ServiceSpec(
-            "app", "Control room (Streamlit)",
-            [str(bin_dir / "streamlit"), "run", str(REPO_ROOT / "app" / "Home.py"),
-             "--server.port", str(settings.app_port), "--server.address", "127.0.0.1",
-             "--server.headless", "true"],
-            url=f"http://127.0.0.1:{settings.app_port}",
-            health_url=f"http://127.0.0.1:{settings.app_port}/_stcore/health",
-            env=env, setting="RAKUTEN_APP_PORT",
-        )
-    )  # fmt: skip
-    return specs
 
 
 class Supervisor:
@@ -272,90 +199,3 @@ def _answers(url: str) -> bool:
             return response.status == 200
     except OSError:
         return False
-
-
-def run(settings: Settings, supervisor: Supervisor) -> None:
-    """Start every service, print where they are, and stop them all on Ctrl-C or SIGTERM.
-
-    An interruption during start-up stops what was already started, too.
-    """
-    names = list(supervisor.specs)
-    servers = [n for n in names if n in {"mlflow", "prefect"}]
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        # Servers first (they start side by side), so the worker and the app find them.
-        for name in servers:
-            supervisor.start(name)
-        for name in servers:
-            supervisor.wait_healthy(name)
-        for name in names:
-            supervisor.start(name)
-        for name in names:
-            supervisor.wait_healthy(name)
-        for name in names:
-            status = supervisor.status(name)
-            log.info("  %-40s %s", status.title, status.url or f"pid {status.pid}")
-        log.info("Control room: http://127.0.0.1:%s  (Ctrl-C stops everything)", settings.app_port)
-        _watch(supervisor, names)
-    except KeyboardInterrupt:
-        log.info("Stopping…")
-    except SupervisorError as exc:
-        log.error("%s", exc)
-        raise SystemExit(1) from exc
-    finally:
-        _stop_all(supervisor)
-
-
-def _interrupt(_signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-def _watch(supervisor: Supervisor, names: list[str]) -> None:
-    reported: set[str] = set()
-    while True:
-        time.sleep(1)
-        for name in names:
-            if name not in reported and not supervisor.status(name).running:
-                reported.add(name)
-                log.error("%s stopped unexpectedly; its log: %s", name, supervisor.log_tail(name))
-
-
-def _stop_all(supervisor: Supervisor) -> None:
-    for name in reversed(list(supervisor.specs)):
-        supervisor.stop(name)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line entry point."""
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
-    parser = argparse.ArgumentParser(prog="python -m core.supervisor")
-    parser.add_argument("command", choices=["run", "up", "down", "status"])
-    parser.add_argument("services", nargs="*", help="default: all")
-    args = parser.parse_args(argv)
-    settings = get_settings()
-    supervisor = Supervisor(settings.var_dir, local_services(settings))
-    names = args.services or list(supervisor.specs)
-    unknown = sorted(set(names) - set(supervisor.specs))
-    if unknown:
-        parser.error(
-            f"unknown service(s) {', '.join(unknown)}; known: {', '.join(supervisor.specs)}"
-        )
-    if args.command == "run":
-        run(settings, supervisor)
-    elif args.command == "up":
-        for name in names:
-            supervisor.start(name)
-        for name in names:
-            supervisor.wait_healthy(name)
-    elif args.command == "down":
-        for name in reversed(names):
-            supervisor.stop(name)
-    for name in names:
-        s = supervisor.status(name)
-        state = "healthy" if s.healthy else "running" if s.running else "stopped"
-        log.info("%-8s %-8s pid=%-7s %s", name, state, s.pid or "-", s.url or "")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

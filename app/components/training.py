@@ -92,7 +92,7 @@ def render_flow_run(run: FlowRunInfo, logs: list[LogLine]) -> None:
     if run.state_name == "Late" or (run.state_type == "SCHEDULED" and waiting > 30):
         st.warning(
             "No flows worker has picked this run up yet. Is the worker running? "
-            "(`make run` starts it; `python -m core.supervisor status` shows it.)"
+            "(`make run` starts it; `python -m core.local_stack status` shows it.)"
         )
     if logs:
         st.code("\n".join(_log_line(line) for line in logs[-15:]), language=None)

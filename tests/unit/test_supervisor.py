@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from core.local_stack import local_services
 from core.settings import Settings
-from core.supervisor import ServiceSpec, Supervisor, SupervisorError, _alive, local_services
+from core.supervisor import ServiceSpec, Supervisor, SupervisorError, _alive
 
 
 def free_port() -> int:
