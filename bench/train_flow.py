@@ -3,7 +3,7 @@
     .venv/bin/python bench/train_flow.py [--rows N] [--write docs/BENCHMARKS.md]
 
 The built-in catalogue (84,916 rows by default) is imported into a fresh SQLite database in a
-temporary directory and loaded to 100 %, next to a fresh MLflow SQLite tracking store. Then, each
+temporary directory and loaded to 100 %, next to a fresh MLflow server (SQLite backend). Then, each
 in its own subprocess so that peak memory (``ru_maxrss``) is that candidate's own:
 
 1. the real ``core.flows.train.train_flow`` with the default ``TrainConfig()`` (snapshot → fit →
@@ -21,15 +21,19 @@ peak (it survives ``exec``), so a fat parent would inflate every child's number.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import os
 import platform
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+import urllib.request
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -221,13 +225,13 @@ WORKERS: dict[str, Callable[[Path, int], dict[str, Any]]] = {
 # --- parent --------------------------------------------------------------------------------------
 
 
-def child_env(tmp: Path) -> dict[str, str]:
+def child_env(tmp: Path, tracking_uri: str | None = None) -> dict[str, str]:
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("RAKUTEN_", "PREFECT_", "MLFLOW_"))
     }
     env.update(
         RAKUTEN_DATABASE_URL=f"sqlite:///{tmp / 'bench.db'}",
-        RAKUTEN_MLFLOW_TRACKING_URI=f"sqlite:///{tmp / 'mlflow.db'}",
+        RAKUTEN_MLFLOW_TRACKING_URI=tracking_uri or f"sqlite:///{tmp / 'mlflow.db'}",
         RAKUTEN_VAR_DIR=str(tmp / "var"),
         PREFECT_HOME=str(tmp / "prefect"),
         MLFLOW_DISABLE_TELEMETRY="true",
@@ -237,7 +241,7 @@ def child_env(tmp: Path) -> dict[str, str]:
     return env
 
 
-def run_worker(kind: str, tmp: Path, rows: int) -> dict[str, Any]:
+def run_worker(kind: str, tmp: Path, rows: int, tracking_uri: str | None = None) -> dict[str, Any]:
     """Run one worker in a fresh interpreter (cwd = tmp: MLflow's ./mlruns, no .env)."""
     out, log = tmp / f"{kind}.json", tmp / f"{kind}.log"
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", kind]
@@ -246,13 +250,47 @@ def run_worker(kind: str, tmp: Path, rows: int) -> dict[str, Any]:
     sys.stdout.flush()
     with log.open("w") as log_file:
         done = subprocess.run(
-            command, cwd=tmp, env=child_env(tmp), stdout=log_file, stderr=subprocess.STDOUT,
+            command, cwd=tmp, env=child_env(tmp, tracking_uri), stdout=log_file,
+            stderr=subprocess.STDOUT,
             timeout=WORKER_TIMEOUT_S, check=False,
         )  # fmt: skip
     if done.returncode != 0 or not out.exists():
         tail = log.read_text(errors="replace")[-4_000:]
         raise SystemExit(f"worker {kind!r} failed (exit {done.returncode}):\n{tail}")
     return json.loads(out.read_text())
+
+
+@contextlib.contextmanager
+def mlflow_server(tmp: Path) -> Iterator[str]:
+    """An MLflow tracking server on a free loopback port over the prepared SQLite store."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [
+        str(Path(sys.executable).parent / "mlflow"), "server", "--host", "127.0.0.1",
+        "--port", str(port), "--backend-store-uri", f"sqlite:///{tmp / 'mlflow.db'}",
+        "--artifacts-destination", str(tmp / "artifacts"), "--workers", "1",
+    ]  # fmt: skip
+    with (tmp / "mlflow-server.log").open("w") as log_file:
+        server = subprocess.Popen(command, cwd=tmp, env=child_env(tmp), stdout=log_file,
+                                  stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            raise SystemExit(
+                f"MLflow server not healthy:\n{(tmp / 'mlflow-server.log').read_text()}"
+            )
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
 
 
 def check(ok: bool) -> str:
@@ -274,7 +312,8 @@ def report(prep: dict, flow: dict, base: dict, rows: int, load: float) -> str:
         f"cores (shared; load average {load:.2f} at start), Python {platform.python_version()}. "
         f"{prep['catalogue_rows']:,}-row catalogue in a fresh SQLite database, loaded to 100 %: "
         f"{summary['data_rows']:,} training rows, {prep['holdout_rows']:,} holdout rows; fresh "
-        "MLflow SQLite tracking store. One run of each candidate, each in its own subprocess.",
+        "MLflow tracking server (SQLite backend) that the flow logs to over HTTP, as in local "
+        "mode. One run of each candidate, each in its own subprocess.",
         "",
         "| measure | goal | project train flow, default `TrainConfig()` | plain baseline, "
         "`TfidfVectorizer()` + `LogisticRegression()` | project / baseline |",
@@ -365,7 +404,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_train_flow_") as name:
         tmp = Path(name)
         prep = run_worker("prepare", tmp, args.rows)
-        flow = run_worker("flow", tmp, args.rows)
+        # As in local mode, the flow logs to an MLflow server over HTTP (the server's start-up,
+        # like the store's schema, is not part of a training run).
+        with mlflow_server(tmp) as tracking_uri:
+            flow = run_worker("flow", tmp, args.rows, tracking_uri)
         base = run_worker("baseline", tmp, args.rows)
     section = report(prep, flow, base, args.rows, load)
     sys.stdout.write(section + "\n")
