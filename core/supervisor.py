@@ -87,12 +87,16 @@ class Supervisor:
         """Stop a service and its children (SIGTERM, then SIGKILL after ``timeout``)."""
         pid = self._pid(name)
         if pid is not None and _alive(pid):
+            # The service was started as a group leader (start_new_session): its group id is its
+            # PID, and the group includes the children it started (servers' workers, flow runs).
             _signal_group(pid, signal.SIGTERM)
             deadline = time.monotonic() + timeout
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.2)
-            if _alive(pid):
+            while _group_members(pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if _group_members(pid):
                 _signal_group(pid, signal.SIGKILL)
+                while _group_members(pid) and time.monotonic() < deadline + 5:
+                    time.sleep(0.1)
         self._pid_path(name).unlink(missing_ok=True)
 
     def restart(self, name: str) -> ServiceStatus:
@@ -170,6 +174,21 @@ def _start_time(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[19]
     except (OSError, IndexError):
         return "gone"
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of a process group, read from /proc."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(") ", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(entry.name))
+    return members
 
 
 def _alive(pid: int) -> bool:

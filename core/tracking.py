@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -27,6 +29,7 @@ HOLDOUT_TAG = "holdout_digest"
 CONFUSION_JSON = "evaluation/confusion_matrix.json"
 PER_CLASS_JSON = "evaluation/per_class.json"
 CORE_PACKAGE = Path(__file__).resolve().parent
+MODEL_MODULES = ("__init__.py", "train.py", "features.py")  # what TextColumns needs to unpickle
 MODEL_REQUIREMENTS = [
     f"{name}=={version(name)}" for name in ("scikit-learn", "pandas", "numpy", "cloudpickle")
 ]
@@ -100,20 +103,33 @@ def log_training_run(
 
         example = data.holdout[list(INPUT_COLUMNS)].head(5).reset_index(drop=True)
         signature = infer_signature(example, result.pipeline.predict(example))
-        info = mlflow.sklearn.log_model(
-            result.pipeline,
-            name=MODEL_ARTIFACT,
-            signature=signature,
-            input_example=example,
-            # The pipeline's first step lives in core/: ship it, so the model loads anywhere.
-            code_paths=[str(CORE_PACKAGE)],
-            # MLflow's default (skops) took ~110 s and 59 MB for the full-size pipeline here;
-            # cloudpickle takes 0.3 s and 7 MB. Models come only from our own runs.
-            serialization_format="cloudpickle",
-            # Inferring requirements loads the model in a subprocess: ~6 s for nothing we need.
-            pip_requirements=MODEL_REQUIREMENTS,
-        )
+        with tempfile.TemporaryDirectory() as code_dir:
+            info = mlflow.sklearn.log_model(
+                result.pipeline,
+                name=MODEL_ARTIFACT,
+                signature=signature,
+                input_example=example,
+                # The pipeline's first step lives in core/: ship it, so the model loads anywhere.
+                code_paths=[str(_model_code(Path(code_dir)))],
+                # MLflow's default (skops) took ~110 s and 59 MB for the full-size pipeline here;
+                # cloudpickle takes 0.3 s and 7 MB. Models come only from our own runs.
+                serialization_format="cloudpickle",
+                # Inferring requirements loads the model in a subprocess: ~6 s for nothing.
+                pip_requirements=MODEL_REQUIREMENTS,
+            )
         return LoggedRun(run_id=run.info.run_id, model_uri=info.model_uri, model_id=info.model_id)
+
+
+def _model_code(directory: Path) -> Path:
+    """A copy of just the modules the pickled pipeline refers to, as the package ``core``.
+
+    Shipping all of core/ (caches included) cost one artifact upload per file.
+    """
+    package = directory / "core"
+    package.mkdir()
+    for module in MODEL_MODULES:
+        shutil.copy2(CORE_PACKAGE / module, package / module)
+    return package
 
 
 def _ensure_experiment(tracking_uri: str) -> None:
@@ -144,7 +160,7 @@ def confusion_figure(evaluation: Evaluation) -> plt.Figure:
     """Row-normalised confusion matrix as a static figure (the app draws its own, interactive)."""
     counts = evaluation.confusion.to_numpy()
     share = counts / counts.sum(axis=1, keepdims=True).clip(min=1)
-    figure, axes = plt.subplots(figsize=(11, 10))
+    figure, axes = plt.subplots(figsize=(9, 8), dpi=80)
     image = axes.imshow(share, cmap="Reds", vmin=0, vmax=1)
     labels = [str(c) for c in evaluation.confusion.index]
     axes.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
