@@ -37,6 +37,15 @@ class Settings(BaseSettings):
     prefect_api_url: str = Field("http://127.0.0.1:4200/api", description="Prefect server API")
     api_url: str = Field("http://127.0.0.1:8000", description="Predictor API base URL")
     app_port: int = Field(8501, ge=1, le=65535, description="Port of the Streamlit app")
+    api_token: str = Field(
+        "", description="Bearer token of the API's reload endpoint; empty disables the endpoint"
+    )
+    api_poll_seconds: float = Field(
+        10.0, ge=0.1, le=3600, description="How often the API checks which version is champion"
+    )
+    api_batch_limit: int = Field(
+        1000, ge=1, le=100_000, description="Most products one batch prediction may hold"
+    )
 
     challenge_x_path: Path | None = Field(None, description="X_train_update.csv of the challenge")
     challenge_y_path: Path | None = Field(None, description="Y_train_CVw08PX.csv of the challenge")

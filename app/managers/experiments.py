@@ -37,7 +37,7 @@ class MlflowManager:
 
     def __init__(self, tracking_uri: str, engine: Engine, margin: float) -> None:
         self.tracking_uri = tracking_uri
-        self._client = MlflowClient(tracking_uri)
+        self._client = MlflowClient(tracking_uri, registry_uri=tracking_uri)
         self._engine = engine
         self._margin = margin
 

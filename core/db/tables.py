@@ -12,8 +12,10 @@ The data lifecycle lives in five tables:
   loaded twice whatever the callers do.
 - ``load_history``: one row per initialize / next batch / reset.
 
-and the model lifecycle keeps ``promotion_log``: MLflow aliases have no history, so every
-promotion and rollback of the champion is written here.
+the model lifecycle keeps ``promotion_log``: MLflow aliases have no history, so every
+promotion and rollback of the champion is written here; and serving keeps ``inference_log``
+(every prediction the API made, written off the request path) with ``prediction_feedback`` (the
+true category a person marked for a prediction, by request id).
 """
 
 from __future__ import annotations
@@ -107,6 +109,32 @@ promotion_log = Table(
     Column("champion_f1", Float, nullable=True),
 )
 
+inference_log = Table(
+    "inference_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(64), nullable=False, unique=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("designation", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("predicted_code", Integer, nullable=False),
+    Column("probability", Float, nullable=False),
+    Column("model_version", Integer, nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    Column("source", String(20), nullable=False),  # predict | batch
+)
+
+# A separate table, not a column of inference_log: feedback may arrive before the API's buffered
+# write of the prediction itself, and marking again simply replaces the row.
+prediction_feedback = Table(
+    "prediction_feedback",
+    metadata,
+    Column("request_id", String(64), primary_key=True),
+    Column("true_code", Integer, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+Index("ix_inference_log_at", inference_log.c.at)
 Index("ix_loaded_products_prdtypecode", loaded_products.c.prdtypecode)
 Index("ix_source_pool_prdtypecode", source_pool.c.prdtypecode)
 

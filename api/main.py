@@ -1,0 +1,133 @@
+"""The predictor API: serves the registry's champion, follows the alias, logs every prediction.
+
+    python -m api                                       # `make api`; where RAKUTEN_API_URL says
+    uvicorn api.main:create_app --factory --port 8000   # the same, by hand
+
+Endpoints: ``GET /health`` (liveness), ``GET /ready`` (503 until a model is loaded), ``GET /model``,
+``POST /predict``, ``POST /predict/batch``, ``POST /model/reload`` (bearer token), ``GET /metrics``
+(Prometheus). Interactive docs at ``/docs``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.limits import BodyLimitMiddleware, body_limit
+from api.metrics import ApiMetrics, MetricsMiddleware
+from api.model import ChampionFollower
+from api.routes import Services, build_router
+from api.writer import InferenceLogWriter
+from core.db.engine import make_engine
+from core.settings import Settings, get_settings
+
+log = logging.getLogger("api")
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    follower: ChampionFollower | None = None,
+    engine: Engine | None = None,
+    flush_seconds: float = 0.5,
+) -> FastAPI:
+    """Build the API.
+
+    Args:
+        settings: Defaults to the process settings (``RAKUTEN_*`` and ``.env``).
+        follower: What resolves and loads the champion; default: the real MLflow registry.
+        engine: Database of the inference log; default: ``settings.database_url``.
+        flush_seconds: How often buffered inference-log rows are written.
+
+    Returns:
+        The application; its lifespan loads the champion and starts the background work.
+    """
+    settings = settings or get_settings()
+    # The MLflow client's default retries would stall a reload for minutes on a dead server.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+    metrics = ApiMetrics()
+    follower = follower or ChampionFollower(settings.mlflow_tracking_uri, metrics)
+    owns_engine = engine is None
+    engine = engine or make_engine(settings.database_url)
+    writer = InferenceLogWriter(engine, metrics, flush_seconds=flush_seconds)
+    services = Services(settings, follower, writer, metrics)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        writer.start()
+        await asyncio.to_thread(follower.check)
+        if follower.current is None:
+            log.warning("starting without a model: %s", follower.last_error)
+        task = asyncio.create_task(_follow(follower, settings.api_poll_seconds))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await asyncio.to_thread(writer.stop)
+            if owns_engine:
+                engine.dispose()
+
+    app = FastAPI(
+        title="Rakuten product classifier",
+        summary="Serves the champion of the rakuten-product-classifier registry model",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.include_router(build_router(services))
+    app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_middleware(BodyLimitMiddleware, max_bytes=body_limit(settings.api_batch_limit))
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts 413s too
+    return app
+
+
+async def _follow(follower: ChampionFollower, every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        await asyncio.to_thread(follower.check)
+
+
+async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 naming each problem by field, without echoing the input (it may be a megabyte)."""
+    errors = []
+    for error in exc.errors():
+        where = _field_path(error.get("loc", ()))
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        if error.get("type") == "json_invalid":  # loc is ("body", <character position>)
+            reason = error.get("ctx", {}).get("error", "cannot be parsed")
+            position = error.get("loc", ("body", 0))[-1]
+            where, message = "body", f"not valid UTF-8 JSON ({reason} at character {position})"
+        errors.append({"field": where, "message": message, "type": error.get("type")})
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
+
+
+async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    detail = exc.detail
+    if exc.status_code == 400 and detail == "There was an error parsing the body":
+        detail = "the body cannot be read as JSON: send UTF-8 encoded JSON"
+    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+def _field_path(loc: tuple | list) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in {"body", "query", "path", "header"}:
+        parts = parts[1:]
+    path = ""
+    for part in parts:
+        path += f"[{part}]" if part.isdigit() else f".{part}" if path else part
+    return path or "body"

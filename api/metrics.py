@@ -1,0 +1,101 @@
+"""Prometheus metrics of the API, on a registry of its own (one per app, so tests never collide).
+
+Request counts and latency are recorded by :class:`MetricsMiddleware`, a plain ASGI middleware
+(cheaper on the hot path than Starlette's ``BaseHTTPMiddleware``), labelled by route template so
+that random URLs cannot blow up the label space.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+disable_created_metrics()  # the *_created series only double the size of every scrape
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+UNMATCHED = "unmatched"
+
+
+class ApiMetrics:
+    """Every series the API exports; the Grafana dashboard reads these names."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "rakuten_api_requests", "HTTP requests by endpoint, method and status",
+            ["endpoint", "method", "status"], registry=r,
+        )  # fmt: skip
+        self.latency = Histogram(
+            "rakuten_api_request_duration_seconds", "Request latency by endpoint",
+            ["endpoint"], buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.predictions = Counter(
+            "rakuten_api_predictions", "Predicted products by class", ["code", "category"],
+            registry=r,
+        )  # fmt: skip
+        self.model_version = Gauge(
+            "rakuten_api_model_version", "Registry version being served (0: none)", registry=r
+        )
+        self.model_loaded = Gauge(
+            "rakuten_api_model_loaded", "1 when a model is loaded and predictions are served",
+            registry=r,
+        )  # fmt: skip
+        self.reloads = Counter(
+            "rakuten_api_model_reloads", "Model loads by outcome (loaded, failed)", ["outcome"],
+            registry=r,
+        )  # fmt: skip
+        self.log_written = Counter(
+            "rakuten_api_inference_log_rows_written", "Predictions written to the inference log",
+            registry=r,
+        )  # fmt: skip
+        self.log_failures = Counter(
+            "rakuten_api_inference_log_write_failures",
+            "Predictions that could not be written to the inference log (database errors, "
+            "or dropped because the buffer was full)", registry=r,
+        )  # fmt: skip
+        self.log_queue = Gauge(
+            "rakuten_api_inference_log_queue_rows", "Predictions waiting to be written", registry=r
+        )
+
+
+class MetricsMiddleware:
+    """Counts every HTTP request by route template, method and status, and times it."""
+
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500  # what the client sees if the app dies before answering
+
+        async def send_counting(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_counting)
+        finally:
+            endpoint = _route_of(scope)
+            self.metrics.requests.labels(endpoint, scope["method"], str(status)).inc()
+            self.metrics.latency.labels(endpoint).observe(time.perf_counter() - start)
+
+
+def _route_of(scope: Scope) -> str:
+    route: Any = scope.get("route")
+    return getattr(route, "path", UNMATCHED)

@@ -1,0 +1,160 @@
+"""The served model and the follower that keeps it in step with the registry's ``champion`` alias.
+
+A :class:`ServedModel` is immutable: a swap replaces the follower's reference in one assignment, so
+a request that already holds the old model finishes with it and the next one gets the new model —
+nothing is dropped and nothing waits.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+import requests
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from api.metrics import ApiMetrics
+from core.data.categories import CATEGORY_BY_CODE
+from core.registry import CHAMPION
+from core.tracking import MODEL_NAME
+from core.train import INPUT_COLUMNS
+
+log = logging.getLogger("api.model")
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """One candidate class of a prediction."""
+
+    code: int
+    category: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A loaded registry version and what is needed to answer with it."""
+
+    name: str
+    version: int
+    run_id: str
+    loaded_at: datetime
+    pipeline: Any = field(repr=False)
+    codes: np.ndarray = field(repr=False)
+    names: tuple[str, ...] = field(repr=False)
+
+    @classmethod
+    def of(cls, pipeline: Any, *, version: int, run_id: str) -> ServedModel:
+        """Wrap a fitted pipeline (anything with ``classes_`` and ``predict_proba``)."""
+        codes = np.asarray(pipeline.classes_)
+        names = tuple(_category_name(int(c)) for c in codes)
+        return cls(MODEL_NAME, version, run_id, datetime.now(UTC), pipeline, codes, names)
+
+    def rank(self, products: pd.DataFrame, top_k: int) -> list[list[Ranked]]:
+        """The ``top_k`` most probable classes of each product, most probable first."""
+        probabilities = self.pipeline.predict_proba(products[list(INPUT_COLUMNS)])
+        k = min(top_k, probabilities.shape[1])
+        best = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
+        return [
+            [Ranked(int(self.codes[j]), self.names[j], float(row[j])) for j in order]
+            for row, order in zip(probabilities, best, strict=True)
+        ]
+
+
+def _category_name(code: int) -> str:
+    category = CATEGORY_BY_CODE.get(code)
+    return category.label_en if category else f"unknown ({code})"
+
+
+Resolver = Callable[[], tuple[int, str]]
+Loader = Callable[[int, str], ServedModel]
+
+
+class ChampionFollower:
+    """Resolves the ``champion`` alias and loads the version it points at when it changes.
+
+    ``check()`` is called at start-up, every ``RAKUTEN_API_POLL_SECONDS`` and by the reload
+    endpoint; calls are serialised, and errors are recorded (``last_error``), never raised: a
+    failing MLflow leaves the current model serving.
+    """
+
+    def __init__(
+        self, tracking_uri: str, metrics: ApiMetrics, *,
+        resolve: Resolver | None = None, load: Loader | None = None,
+    ) -> None:  # fmt: skip
+        self.tracking_uri = tracking_uri
+        self.current: ServedModel | None = None
+        self.last_error: str | None = None
+        self.last_check: datetime | None = None
+        self._metrics = metrics
+        self._resolve = resolve or self._resolve_alias
+        self._load = load or self._load_version
+        self._lock = threading.Lock()
+
+    def check(self) -> bool:
+        """Serve the current champion; returns whether a new version was swapped in."""
+        with self._lock:
+            self.last_check = datetime.now(UTC)
+            try:
+                version, run_id = self._resolve()
+            except Exception as exc:  # noqa: BLE001 - any failure is reported, the model stays
+                self.last_error = f"cannot resolve {MODEL_NAME}@{CHAMPION}: {_short(exc)}"
+                return False
+            if self.current is not None and self.current.version == version:
+                self.last_error = None
+                return False
+            try:
+                model = self._load(version, run_id)
+            except Exception as exc:  # noqa: BLE001
+                self._metrics.reloads.labels("failed").inc()
+                self.last_error = f"cannot load {MODEL_NAME} version {version}: {_short(exc)}"
+                log.error("%s", self.last_error)
+                return False
+            previous, self.current, self.last_error = self.current, model, None
+            self._metrics.reloads.labels("loaded").inc()
+            self._metrics.model_version.set(version)
+            self._metrics.model_loaded.set(1)
+            log.info(
+                "serving %s version %s (was %s)", MODEL_NAME, version,
+                previous.version if previous else "none",
+            )  # fmt: skip
+            return True
+
+    def _resolve_alias(self) -> tuple[int, str]:
+        if self.tracking_uri.startswith("http"):
+            # The MLflow client retries a dead server for minutes; one quick look first.
+            try:
+                health = f"{self.tracking_uri.rstrip('/')}/health"
+                requests.get(health, timeout=3).raise_for_status()
+            except requests.RequestException as exc:
+                raise ConnectionError(f"MLflow not reachable at {self.tracking_uri}") from exc
+        try:
+            client = MlflowClient(self.tracking_uri, registry_uri=self.tracking_uri)
+            found = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
+        except MlflowException as exc:
+            if exc.error_code in {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}:
+                raise LookupError(
+                    "no champion yet: train and promote a model on the Training page"
+                ) from exc
+            raise
+        return int(found.version), found.run_id or ""
+
+    def _load_version(self, version: int, run_id: str) -> ServedModel:
+        # Load by version, not by alias: the alias may move again while this loads.
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        pipeline = mlflow.sklearn.load_model(f"models:/{MODEL_NAME}/{version}")
+        return ServedModel.of(pipeline, version=version, run_id=run_id)
+
+
+def _short(exc: Exception) -> str:
+    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return text.splitlines()[0][:300]

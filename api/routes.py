@@ -1,0 +1,228 @@
+"""The API's endpoints, built over one :class:`Services` object (no per-request dependencies)."""
+
+from __future__ import annotations
+
+import hmac
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from fastapi import APIRouter, HTTPException, Security
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from api.metrics import ApiMetrics
+from api.model import ChampionFollower, Ranked, ServedModel
+from api.schemas import (
+    BatchRequest,
+    BatchResponse,
+    Candidate,
+    CategoryRef,
+    Health,
+    InvalidRequest,
+    ModelDetail,
+    ModelRef,
+    Prediction,
+    PredictRequest,
+    PredictResponse,
+    Problem,
+    Product,
+    ServedModelInfo,
+)
+from api.writer import InferenceLogWriter
+from core.inference_log import InferenceRecord
+from core.registry import CHAMPION
+from core.settings import Settings
+from core.train import INPUT_COLUMNS
+
+NO_MODEL = {"model": Problem, "description": "No model loaded yet (the reason is in the detail)"}
+INVALID: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "The body is not UTF-8 JSON"},
+    413: {"model": Problem, "description": "The body is too large"},
+    422: {"model": InvalidRequest, "description": "The request does not match the schema"},
+}
+INLINE_BATCH = 8  # batches up to this size are predicted on the event loop, like single products
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the endpoints work with."""
+
+    settings: Settings
+    follower: ChampionFollower
+    writer: InferenceLogWriter
+    metrics: ApiMetrics
+
+    def serving(self) -> ServedModel:
+        """The model to answer with, or a 503 saying why there is none."""
+        model = self.follower.current
+        if model is None:
+            reason = self.follower.last_error or "the champion is still loading"
+            raise HTTPException(503, f"no model loaded: {reason}")
+        return model
+
+    def record(
+        self, model: ServedModel, products: Sequence[Product], ranked: list[list[Ranked]],
+        ids: list[str], latency_ms: float, source: str,
+    ) -> None:  # fmt: skip
+        """Count the predictions by class and queue them for the inference log."""
+        now = datetime.now(UTC)
+        records = []
+        for request_id, product, candidates in zip(ids, products, ranked, strict=True):
+            best = candidates[0]
+            self.metrics.predictions.labels(str(best.code), best.category).inc()
+            records.append(
+                InferenceRecord(
+                    request_id, now, product.designation, product.description or "", best.code,
+                    best.probability, model.version, latency_ms, source,
+                )
+            )  # fmt: skip
+        self.writer.submit(records)
+
+
+def build_router(services: Services) -> APIRouter:
+    """Every endpoint, closed over ``services``."""
+    router = APIRouter(responses={404: {"model": Problem}})
+    bearer = Security(HTTPBearer(auto_error=False, description="RAKUTEN_API_TOKEN"))
+
+    @router.get("/health", tags=["service"])
+    async def health() -> Health:
+        """Liveness: always 200 while the process runs; says whether a model is served."""
+        follower = services.follower
+        model = follower.current
+        return Health(
+            model_loaded=model is not None,
+            model=_info(model) if model else None,
+            last_error=follower.last_error,
+            last_check=follower.last_check,
+            poll_seconds=services.settings.api_poll_seconds,
+        )
+
+    @router.get("/ready", tags=["service"], responses={503: NO_MODEL})
+    async def ready() -> dict[str, object]:
+        """Readiness: 200 once a model is loaded, 503 before."""
+        model = services.serving()
+        return {"ready": True, "version": model.version}
+
+    @router.get("/model", tags=["model"], responses={503: NO_MODEL})
+    async def model_detail() -> ModelDetail:
+        """The version being served and the classes it predicts."""
+        model = services.serving()
+        classes = [
+            CategoryRef(code=int(c), category=n)
+            for c, n in zip(model.codes, model.names, strict=True)
+        ]
+        return ModelDetail(**_info(model).model_dump(), classes=classes)
+
+    @router.post(
+        "/model/reload", tags=["model"],
+        responses={401: {"model": Problem, "description": "Missing or wrong token"},
+                   403: {"model": Problem, "description": "Reload is disabled (no token set)"},
+                   503: {"model": Problem, "description": "The champion cannot be loaded"}},
+    )  # fmt: skip
+    async def reload(
+        credentials: HTTPAuthorizationCredentials | None = bearer,
+    ) -> Health:
+        """Check the champion alias now (instead of at the next poll) and swap if it moved."""
+        token = services.settings.api_token
+        if not token:
+            raise HTTPException(403, "reload is disabled: set RAKUTEN_API_TOKEN to enable it")
+        given = credentials.credentials if credentials else ""
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            raise HTTPException(
+                401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"}
+            )
+        await run_in_threadpool(services.follower.check)
+        if services.follower.last_error:
+            raise HTTPException(503, services.follower.last_error)
+        return await health()
+
+    @router.post("/predict", tags=["predict"], responses={**INVALID, 503: NO_MODEL})
+    async def predict(body: PredictRequest) -> PredictResponse:
+        """Classify one product: the most probable category and the top-k candidates."""
+        start = time.perf_counter()
+        model = services.serving()
+        ranked = model.rank(_frame([body]), body.top_k)  # ~1 ms: cheaper inline than a thread hop
+        request_id = uuid.uuid4().hex
+        latency_ms = (time.perf_counter() - start) * 1000
+        services.record(model, [body], ranked, [request_id], latency_ms, "predict")
+        return PredictResponse(
+            **_prediction(request_id, ranked[0]).model_dump(),
+            model=ModelRef(name=model.name, version=model.version),
+            latency_ms=latency_ms,
+        )
+
+    @router.post(
+        "/predict/batch", tags=["predict"],
+        responses={**INVALID, 503: NO_MODEL,
+                   413: {"model": Problem, "description": "Too many products, or too large"}},
+    )  # fmt: skip
+    async def predict_batch(body: BatchRequest) -> BatchResponse:
+        """Classify several products at once; answers are in the order given."""
+        start = time.perf_counter()
+        limit = services.settings.api_batch_limit
+        if len(body.products) > limit:
+            raise HTTPException(
+                413, f"batch of {len(body.products)} products is over the limit of {limit} "
+                "(RAKUTEN_API_BATCH_LIMIT): split it",
+            )  # fmt: skip
+        model = services.serving()
+        frame = _frame(body.products)
+        if len(body.products) <= INLINE_BATCH:
+            ranked = model.rank(frame, body.top_k)
+        else:  # a big batch must not hold up the other requests
+            ranked = await run_in_threadpool(model.rank, frame, body.top_k)
+        request_id = uuid.uuid4().hex
+        ids = [f"{request_id}-{i}" for i in range(len(ranked))]
+        latency_ms = (time.perf_counter() - start) * 1000
+        services.record(model, body.products, ranked, ids, latency_ms, "batch")
+        return BatchResponse(
+            request_id=request_id,
+            model=ModelRef(name=model.name, version=model.version),
+            predictions=[_prediction(i, r) for i, r in zip(ids, ranked, strict=True)],
+            latency_ms=latency_ms,
+        )
+
+    @router.get("/metrics", tags=["service"], response_class=Response)
+    async def metrics() -> Response:
+        """Prometheus exposition of the API's metrics."""
+        return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @router.get("/", include_in_schema=False)
+    async def root() -> JSONResponse:
+        return JSONResponse({"service": "rakuten predictor API", "docs": "/docs"})
+
+    return router
+
+
+def _frame(products: Sequence[Product]) -> pd.DataFrame:
+    designation, description = INPUT_COLUMNS
+    return pd.DataFrame(
+        {
+            designation: [p.designation for p in products],
+            description: [p.description or "" for p in products],
+        }
+    )
+
+
+def _prediction(request_id: str, ranked: list[Ranked]) -> Prediction:
+    best = ranked[0]
+    return Prediction(
+        request_id=request_id, code=best.code, category=best.category,
+        probability=best.probability,
+        top_k=[Candidate(code=r.code, category=r.category, probability=r.probability)
+               for r in ranked],
+    )  # fmt: skip
+
+
+def _info(model: ServedModel) -> ServedModelInfo:
+    return ServedModelInfo(
+        name=model.name, version=model.version, alias=CHAMPION, run_id=model.run_id,
+        loaded_at=model.loaded_at,
+    )  # fmt: skip

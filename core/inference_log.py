@@ -1,0 +1,153 @@
+"""The inference log: what the API predicted, and the true categories people marked afterwards.
+
+The API appends records in batches from a background thread (see ``api.writer``); the app reads
+the history, records feedback and computes the live accuracy from it. Feedback is keyed by the
+prediction's request id and kept in its own table, so it can be written before the buffered
+prediction row lands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, Select, case, delete, func, insert, or_, select
+
+from core.data.categories import CATEGORY_BY_CODE
+from core.db.tables import inference_log, prediction_feedback
+
+HISTORY_COLUMNS = (
+    "request_id", "at", "designation", "description", "predicted_code", "probability",
+    "model_version", "latency_ms", "source", "true_code",
+)  # fmt: skip
+
+_FEEDBACK_ID = prediction_feedback.c.request_id
+_MATCH = inference_log.c.predicted_code == prediction_feedback.c.true_code
+
+
+@dataclass(frozen=True, slots=True)
+class InferenceRecord:
+    """One prediction as the API made it."""
+
+    request_id: str
+    at: datetime
+    designation: str
+    description: str
+    predicted_code: int
+    probability: float
+    model_version: int
+    latency_ms: float
+    source: str  # predict | batch
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackAccuracy:
+    """How often the served predictions matched the categories people marked."""
+
+    labelled: int
+    correct: int
+
+    @property
+    def accuracy(self) -> float | None:
+        """Share of correct predictions among those with feedback; ``None`` without feedback."""
+        return self.correct / self.labelled if self.labelled else None
+
+
+def write_records(engine: Engine, records: Sequence[InferenceRecord]) -> None:
+    """Append predictions in one transaction (one multi-row ``INSERT``)."""
+    if not records:
+        return
+    with engine.begin() as conn:
+        conn.execute(insert(inference_log), [asdict(r) for r in records])
+
+
+def record_feedback(engine: Engine, request_id: str, true_code: int) -> None:
+    """Mark the true category of one prediction; marking again replaces the earlier mark.
+
+    Raises:
+        ValueError: ``true_code`` is not one of the 27 categories, or ``request_id`` is empty.
+    """
+    if true_code not in CATEGORY_BY_CODE:
+        raise ValueError(f"{true_code} is not one of the 27 product type codes")
+    if not request_id.strip():
+        raise ValueError("feedback needs the prediction's request id")
+    row = {"request_id": request_id, "true_code": true_code, "at": datetime.now(UTC)}
+    with engine.begin() as conn:
+        conn.execute(delete(prediction_feedback).where(_FEEDBACK_ID == request_id))
+        conn.execute(insert(prediction_feedback), [row])
+
+
+def history(
+    conn: Connection,
+    *,
+    code: int | None = None,
+    search: str = "",
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 500,
+) -> pd.DataFrame:
+    """Predictions newest first, with the marked true category (``true_code``) where there is one.
+
+    Args:
+        conn: An open connection.
+        code: Only predictions of this category.
+        search: Only products whose title or description contains this text (any case).
+        since: Only predictions at or after this time.
+        until: Only predictions before this time.
+        limit: At most this many rows.
+    """
+    query = _filtered(_joined(), code=code, search=search, since=since, until=until)
+    rows = conn.execute(query.order_by(inference_log.c.id.desc()).limit(limit)).all()
+    frame = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    frame["at"] = pd.to_datetime(frame["at"], utc=True)
+    frame["true_code"] = frame["true_code"].astype("Int64")
+    return frame
+
+
+def feedback_accuracy(conn: Connection, *, since: datetime | None = None) -> FeedbackAccuracy:
+    """Live accuracy over every prediction that has feedback (optionally since a time)."""
+    query = select(
+        func.count(),
+        func.coalesce(func.sum(case((_MATCH, 1), else_=0)), 0),
+    ).select_from(
+        inference_log.join(
+            prediction_feedback, prediction_feedback.c.request_id == inference_log.c.request_id
+        )
+    )
+    if since is not None:
+        query = query.where(inference_log.c.at >= since)
+    labelled, correct = conn.execute(query).one()
+    return FeedbackAccuracy(int(labelled), int(correct))
+
+
+def _joined() -> Select:
+    return select(
+        *(inference_log.c[name] for name in HISTORY_COLUMNS[:-1]), prediction_feedback.c.true_code
+    ).select_from(
+        inference_log.outerjoin(
+            prediction_feedback, prediction_feedback.c.request_id == inference_log.c.request_id
+        )
+    )
+
+
+def _filtered(
+    query: Select,
+    *,
+    code: int | None,
+    search: str,
+    since: datetime | None,
+    until: datetime | None,
+) -> Select:
+    if code is not None:
+        query = query.where(inference_log.c.predicted_code == code)
+    if search.strip():
+        pattern = f"%{search.strip()}%"
+        text = inference_log.c
+        query = query.where(or_(text.designation.ilike(pattern), text.description.ilike(pattern)))
+    if since is not None:
+        query = query.where(inference_log.c.at >= since)
+    if until is not None:
+        query = query.where(inference_log.c.at < until)
+    return query

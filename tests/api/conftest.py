@@ -1,0 +1,101 @@
+"""API fixtures: two small real models in a temporary MLflow store, the API app under TestClient."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from mlflow import MlflowClient
+from sqlalchemy import Engine
+
+from api.main import create_app
+from core import registry
+from core.data.queries import TrainingData
+from core.data.store import catalogue_digest
+from core.data.synthetic import generate_catalogue
+from core.db.engine import ensure_schema, make_engine
+from core.evaluate import evaluate
+from core.settings import Settings
+from core.tracking import MODEL_NAME, log_training_run
+from core.train import TrainConfig, fit
+
+TOKEN = "test-token"
+
+
+@dataclass(frozen=True)
+class ModelStore:
+    """A tracking store with versions 1 and 2 registered; version 1 is champion."""
+
+    tracking_uri: str
+    engine: Engine  # the control room's database (promotion log)
+    holdout: object
+
+    def client(self) -> MlflowClient:
+        return MlflowClient(self.tracking_uri)
+
+    def champion(self) -> int:
+        return int(self.client().get_model_version_by_alias(MODEL_NAME, registry.CHAMPION).version)
+
+    def force(self, version: int) -> None:
+        registry.promote(
+            self.engine, self.client(), version, margin=0.0, triggered_by="test",
+            force_reason="test of the API's alias following",
+        )  # fmt: skip
+
+    def rollback(self) -> None:
+        registry.rollback(self.engine, self.client(), triggered_by="test")
+
+
+@pytest.fixture(scope="session")
+def model_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelStore]:
+    root = tmp_path_factory.mktemp("api-models")
+    tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
+    catalogue = generate_catalogue(3_000, seed=5)
+    holdout = catalogue.groupby("prdtypecode", group_keys=False).sample(frac=0.15, random_state=0)
+    products = catalogue.drop(holdout.index)
+    data = TrainingData(
+        products, holdout, 10_000, len(products), catalogue_digest(products.productid)
+    )
+    engine = make_engine(f"sqlite:///{root / 'control_room.db'}")
+    ensure_schema(engine)
+    client = MlflowClient(tracking_uri)
+    for c in (5.0, 0.5):
+        config = TrainConfig(max_features=5_000, word_ngram_max=1, c=c)
+        result = fit(config, products)
+        logged = log_training_run(
+            tracking_uri, config, result, evaluate(result.pipeline, holdout), data,
+            run_name=f"api test C={c}", triggered_by="test",
+        )  # fmt: skip
+        registry.register(client, logged.model_uri, logged.run_id, logged.model_id)
+    store = ModelStore(tracking_uri, engine, holdout)
+    store.force(1)
+    yield store
+    engine.dispose()
+
+
+def api_settings(tmp_path: Path, tracking_uri: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "var_dir": tmp_path / "var",
+        "database_url": f"sqlite:///{tmp_path / 'api.db'}",
+        "mlflow_tracking_uri": tracking_uri,
+        "api_token": TOKEN,
+        "api_poll_seconds": 0.2,
+        "api_batch_limit": 50,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(tmp_path: Path, model_store: ModelStore) -> Settings:
+    return api_settings(tmp_path, model_store.tracking_uri)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    """The API with its lifespan running (inside ``with``), champion version 1 loaded."""
+    with TestClient(create_app(settings, flush_seconds=0.05)) as test_client:
+        yield test_client

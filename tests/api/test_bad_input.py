@@ -1,0 +1,92 @@
+"""Bad input never yields a 5xx: each gets a 4xx naming the problem; a schema-driven fuzz agrees."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+import schemathesis
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+
+from api.main import create_app
+from tests.api.conftest import api_settings
+
+MEGABYTE = "x" * 1_000_000
+JSON = {"content-type": "application/json"}
+
+
+def body(value: object) -> bytes:
+    return json.dumps(value).encode()
+
+
+ONE, MANY = "/predict", "/predict/batch"
+A = {"designation": "a"}
+# what is wrong: (endpoint, raw body, expected status, words the message must contain)
+BAD: dict[str, tuple[str, bytes, int, str]] = {
+    "empty designation": (ONE, body({"designation": ""}), 422, "designation"),
+    "blank designation": (ONE, body({"designation": " \t\n "}), 422, "designation is blank"),
+    "missing designation": (ONE, body({"description": "x"}), 422, "designation: Field required"),
+    "designation not a string": (
+        ONE, body({"designation": 42}), 422, "designation: Input should be a valid string"),
+    "description not a string": (ONE, body({**A, "description": ["b"]}), 422, "description"),
+    "top_k not an int": (ONE, body({**A, "top_k": "five"}), 422, "top_k"),
+    "top_k too big": (ONE, body({**A, "top_k": 28}), 422, "top_k"),
+    "unknown field": (ONE, body({**A, "designaton": "b"}), 422, "designaton"),
+    "1 MB designation": (
+        ONE, body({"designation": MEGABYTE}), 422, "designation: String should have at most 1000"),
+    "1 MB description": (
+        ONE, body({**A, "description": MEGABYTE}), 422, "description: String should have at most"),
+    "invalid JSON": (ONE, b'{"designation": "a",', 422, "not valid UTF-8 JSON"),
+    "non-UTF-8 bytes": (ONE, b'{"designation": "\xff\xfe caf\xe9"}', 400, "UTF-8 encoded JSON"),
+    "a JSON list": (ONE, body(["designation"]), 422, "valid dictionary"),
+    "empty body": (ONE, b"", 422, "Field required"),
+    "oversized batch": (MANY, body({"products": [A] * 51}), 413, "over the limit of 50"),
+    "empty batch": (MANY, body({"products": []}), 422, "products"),
+    "bad item in a batch": (
+        MANY, body({"products": [A, {"designation": ""}]}), 422, "products[1].designation"),
+    "huge body": (
+        MANY, body({"products": [{"designation": "a" * 900}] * 3000}), 413, "body is over"),
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def live_app(tmp_path_factory: pytest.TempPathFactory, model_store) -> Iterator[TestClient]:
+    """One API for the module, its lifespan running (so the champion is loaded)."""
+    tmp = tmp_path_factory.mktemp("bad-input")
+    with TestClient(create_app(api_settings(tmp, model_store.tracking_uri))) as client:
+        yield client
+
+
+@pytest.mark.parametrize("problem", BAD)
+def test_bad_input_gets_a_4xx_naming_the_problem(live_app: TestClient, problem: str) -> None:
+    path, raw, status, words = BAD[problem]
+    answer = live_app.post(path, content=raw, headers=JSON)
+    assert answer.status_code == status, answer.text
+    assert words in answer.json()["detail"]
+    assert len(answer.content) < 10_000  # the input is never echoed back
+
+
+def test_bad_input_by_wrong_method_or_route(live_app: TestClient) -> None:
+    assert live_app.get("/predict").status_code == 405
+    assert live_app.post("/predict", content=b"designation=a", headers={
+        "content-type": "application/x-www-form-urlencoded"}).status_code == 422  # fmt: skip
+
+
+def test_fuzz_the_openapi_spec_finds_no_server_error(live_app: TestClient) -> None:
+    """Schemathesis generates requests from the API's own OpenAPI spec, valid and invalid alike,
+    and checks every answer: no 5xx, and status codes, content types and bodies as documented."""
+    spec = schemathesis.openapi.from_asgi("/openapi.json", live_app.app)
+    operations = [result.ok() for result in spec.get_all_operations()]
+    assert {op.label for op in operations} >= {"POST /predict", "POST /predict/batch"}
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
+        def check(case: schemathesis.Case) -> None:
+            case.call_and_validate()
+
+        check()
