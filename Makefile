@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 PORT ?= $(or $(RAKUTEN_APP_PORT),8501)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format bench clean
+.PHONY: help install run api test lint format bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ install: $(STAMP)  ## create the virtualenv and install everything
 run: $(STAMP)  ## start the control room in local mode and print its URL
 	@$(BIN)/python -m core.cli data import --if-empty
 	@$(BIN)/python -m core.local_stack run
+
+api: $(STAMP)  ## run the predictor API alone (RAKUTEN_API_URL says where; Ctrl-C stops it)
+	@$(BIN)/python -m api
 
 test: $(STAMP)  ## run the whole test suite (lint, unit, app, integration, browser)
 	$(BIN)/ruff check .

@@ -105,6 +105,9 @@ class ChampionFollower:
             self.last_check = datetime.now(UTC)
             try:
                 version, run_id = self._resolve()
+            except LookupError as exc:
+                self.last_error = str(exc)
+                return False
             except Exception as exc:  # noqa: BLE001 - any failure is reported, the model stays
                 self.last_error = f"cannot resolve {MODEL_NAME}@{CHAMPION}: {_short(exc)}"
                 return False
@@ -141,9 +144,7 @@ class ChampionFollower:
             found = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
         except MlflowException as exc:
             if exc.error_code in {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}:
-                raise LookupError(
-                    "no champion yet: train and promote a model on the Training page"
-                ) from exc
+                raise LookupError(f"no champion yet: {MODEL_NAME} has no @{CHAMPION}") from exc
             raise
         return int(found.version), found.run_id or ""
 

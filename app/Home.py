@@ -10,9 +10,10 @@ from app.components.status import (
     database_cards,
     flow_runs_card,
     render_status_strip,
+    served_card,
 )
 from app.managers.errors import ManagerError
-from app.records import FlowRunInfo
+from app.records import ApiHealth, FlowRunInfo
 from core.registry import champion as champion_of
 
 st.set_page_config(
@@ -20,6 +21,7 @@ st.set_page_config(
 )
 managers = get_managers()
 database, mlflow, prefect = managers.database, managers.mlflow, managers.prefect
+predictions = managers.predictions
 
 st.title("Rakuten MLOps Control Room")
 st.caption(
@@ -40,9 +42,13 @@ try:
     runs: list[FlowRunInfo] | None = prefect.recent_runs(limit=5)
 except ManagerError:
     runs = None
+try:
+    served: ApiHealth | None = predictions.health()
+except ManagerError:
+    served = None
 render_status_strip(
     [*database_cards(database.backend, status), champion_card(champion, mlflow_up),
-     flow_runs_card(runs)]
+     served_card(served, champion), flow_runs_card(runs)]
 )  # fmt: skip
 
 st.subheader("Lifecycle")
@@ -55,8 +61,14 @@ st.page_link(
     icon=":material/model_training:",
 )  # fmt: skip
 
+st.page_link(
+    "pages/4_Predictions.py", label="**Predictions** — classify products live or in batch, "
+    "review the history and give feedback", icon=":material/bolt:",
+)  # fmt: skip
+
 st.subheader("Tools")
 tools = st.container(horizontal=True)
 if mlflow.ui_url:
     tools.link_button("MLflow", mlflow.ui_url, icon=":material/science:")
 tools.link_button("Prefect", prefect.ui_url, icon=":material/account_tree:")
+tools.link_button("API docs", predictions.docs_url, icon=":material/api:")

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from app.managers.database import DatabaseManager
 from app.managers.experiments import MlflowManager
 from app.managers.flows import PrefectManager
+from app.managers.predictions import PredictionManager
 from core.db.engine import make_engine
 from core.settings import Settings, describe_settings_error, get_settings
 
@@ -23,6 +24,7 @@ class Managers:
     database: DatabaseManager
     mlflow: MlflowManager
     prefect: PrefectManager
+    predictions: PredictionManager
 
 
 @st.cache_resource(show_spinner=False)
@@ -37,6 +39,9 @@ def _build() -> Managers:
         database=DatabaseManager(engine, settings),
         mlflow=MlflowManager(settings.mlflow_tracking_uri, engine, settings.promotion_margin),
         prefect=PrefectManager(settings.prefect_api_url),
+        predictions=PredictionManager(
+            settings.api_url, settings.api_token, batch_size=min(100, settings.api_batch_limit)
+        ),
     )
 
 

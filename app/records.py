@@ -55,3 +55,29 @@ class RunDetail:
     metrics: dict[str, float]
     per_class: pd.DataFrame
     confusion: pd.DataFrame
+
+
+@dataclass(frozen=True, slots=True)
+class ApiHealth:
+    """What the predictor API says about itself."""
+
+    url: str
+    model_loaded: bool
+    version: int | None
+    loaded_at: datetime | None
+    last_error: str | None
+    poll_seconds: float
+
+
+@dataclass(frozen=True)
+class PredictionResult:
+    """One product's prediction: the best class, the top-k and who answered how fast."""
+
+    request_id: str
+    code: int
+    category: str
+    probability: float
+    top: pd.DataFrame  # code, category, probability; most probable first
+    model_version: int
+    latency_ms: float  # inside the API
+    roundtrip_ms: float  # as the app saw it

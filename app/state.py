@@ -22,3 +22,15 @@ TRAINING_RUN_ID = "training_run_id"  # the flow run this session started and fol
 TRAINING_FLASH = "training_flash"
 TRAINING_RUNS = "training_runs"  # selection in the runs table
 TRAINING_FORCE_REASON = "training_force_reason"
+
+# Predictions page
+PREDICT_EXAMPLE = "predict_example"
+PREDICT_DESIGNATION = "predict_designation"
+PREDICT_DESCRIPTION = "predict_description"
+PREDICT_LAST = "predict_last"  # the last PredictionResult, kept for the feedback form
+PREDICT_BATCH = "predict_batch"  # the last batch's results
+PREDICT_FLASH = "predict_flash"
+PREDICT_FILTER_CODE = "predict_filter_code"
+PREDICT_FILTER_SEARCH = "predict_filter_search"
+PREDICT_FILTER_WINDOW = "predict_filter_window"
+PREDICT_HISTORY_EDITOR = "predict_history_editor"

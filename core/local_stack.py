@@ -4,14 +4,18 @@
     python -m core.local_stack up|down|status [service ...]
 
 Services: the MLflow tracking server (SQLite backend, local artifacts), the Prefect server, the
-flows worker that serves this project's deployments, and the Streamlit app. A URL in the settings
-that points at another host (the compose stack) is used as it is and not started.
+flows worker that serves this project's deployments, the predictor API and the Streamlit app. A URL
+in the settings that points at another host (the compose stack) is used as it is and not started.
+
+Without ``RAKUTEN_API_TOKEN``, local mode makes a token (kept in ``var/run/api.token``) and gives it
+to the API and the app, so the app can ask the API to reload right after a promotion.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import secrets
 import signal
 import sys
 import time
@@ -38,7 +42,11 @@ def local_services(settings: Settings) -> list[ServiceSpec]:
     """The services local mode runs, in start order, skipping those configured as remote."""
     bin_dir = Path(sys.executable).parent
     var = settings.var_dir.resolve()
-    env = {**QUIET_ENV, "PREFECT_API_URL": settings.prefect_api_url}
+    env = {
+        **QUIET_ENV,
+        "PREFECT_API_URL": settings.prefect_api_url,
+        "RAKUTEN_API_TOKEN": settings.api_token or _local_token(var),
+    }
     specs: list[ServiceSpec] = []
     mlflow = urlsplit(settings.mlflow_tracking_uri)
     if mlflow.scheme.startswith("http") and mlflow.hostname in LOCAL_HOSTS:
@@ -75,6 +83,17 @@ def local_services(settings: Settings) -> list[ServiceSpec]:
             env={**env, "PREFECT_HOME": str(var / "prefect")},
         )
     )  # fmt: skip
+    api = urlsplit(settings.api_url)
+    if api.hostname in LOCAL_HOSTS:
+        specs.append(
+            ServiceSpec(
+                "api", "Predictor API (serves the champion)",
+                [sys.executable, "-m", "api"],
+                url=f"{settings.api_url.rstrip('/')}/docs",
+                health_url=f"{settings.api_url.rstrip('/')}/health",
+                env=env, setting="RAKUTEN_API_URL",
+            )
+        )  # fmt: skip
     specs.append(
         ServiceSpec(
             "app", "Control room (Streamlit)",
@@ -87,6 +106,15 @@ def local_services(settings: Settings) -> list[ServiceSpec]:
         )
     )  # fmt: skip
     return specs
+
+
+def _local_token(var: Path) -> str:
+    path = var / "run" / "api.token"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(24))
+    return path.read_text().strip()
 
 
 def run(settings: Settings, supervisor: Supervisor) -> None:

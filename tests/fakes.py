@@ -1,4 +1,4 @@
-"""In-memory fakes of the MLflow and Prefect managers, recording what the pages asked of them.
+"""In-memory fakes of the MLflow, Prefect and prediction managers, recording what pages asked.
 
 They keep the real managers' public methods (tests/app/test_fakes.py checks it) and reuse the
 real gate from core.registry, so a page test exercises the same decisions as production.
@@ -12,11 +12,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import Engine
 
 from app.managers.errors import NotFound, Rejected, ServiceUnavailable
 from app.managers.experiments import RUN_COLUMNS
-from app.records import FlowRunInfo, LogLine, RunDetail
+from app.records import ApiHealth, FlowRunInfo, LogLine, PredictionResult, RunDetail
 from core import registry
+from core.data.categories import CATEGORY_BY_CODE
+from core.db.engine import ensure_schema
+from core.inference_log import InferenceRecord, write_records
 from core.registry import CHAMPION, GateVerdict, Promotion, VersionInfo
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -170,3 +174,80 @@ class FakePrefectManager:
     def _check(self) -> None:
         if self.down:
             raise ServiceUnavailable("Prefect not reachable at http://prefect.test/api")
+
+
+class FakePredictionManager:
+    """A keyword "model" in place of the API; like the API, it writes to the inference log."""
+
+    KEYWORDS = {"piscine": 2583, "livre": 2705, "console": 60}
+
+    def __init__(self, engine: Engine | None = None) -> None:
+        self.api_url = "http://api.test"
+        self.docs_url = "http://api.test/docs"
+        self.down = False
+        self.version: int | None = 1
+        self.last_error: str | None = None
+        self.reloads = 0
+        self.requests: list[str] = []
+        self._engine = engine
+        self._ids = itertools.count(1)
+
+    def health(self) -> ApiHealth:
+        self._check()
+        return ApiHealth(
+            self.api_url, self.version is not None, self.version, NOW, self.last_error, 10.0
+        )
+
+    def predict(self, designation: str, description: str = "", top_k: int = 5) -> PredictionResult:
+        self._check()
+        ((best, *_),) = self._answer([designation], [description])
+        top = pd.DataFrame(
+            [(best, CATEGORY_BY_CODE[best].label_en, 0.9)]
+            + [(c, CATEGORY_BY_CODE[c].label_en, 0.1 / (top_k - 1)) for c in (10, 40, 50, 1140)],
+            columns=["code", "category", "probability"],
+        ).head(top_k)
+        request_id, code = self.requests[-1], best
+        return PredictionResult(request_id, code, CATEGORY_BY_CODE[code].label_en, 0.9, top,
+                                self.version or 0, 1.5, 4.0)  # fmt: skip
+
+    def predict_batch(self, products: pd.DataFrame, progress: Any = None) -> pd.DataFrame:
+        self._check()
+        descriptions = products.get("description", pd.Series([""] * len(products)))
+        codes = self._answer(list(products["designation"]), list(descriptions))
+        if progress:
+            progress(len(products), len(products))
+        found = pd.DataFrame({
+            "request_id": self.requests[-len(codes):], "code": [c[0] for c in codes],
+            "category": [CATEGORY_BY_CODE[c[0]].label_en for c in codes],
+            "probability": 0.9, "model_version": self.version,
+        })  # fmt: skip
+        return pd.concat([products.reset_index(drop=True), found], axis=1)
+
+    def reload(self) -> ApiHealth:
+        self._check()
+        self.reloads += 1
+        return self.health()
+
+    def _answer(self, designations: list[str], descriptions: list[str]) -> list[tuple[int]]:
+        if self.version is None:
+            raise ServiceUnavailable("The API at http://api.test serves no model: no champion.")
+        answers, records = [], []
+        for designation, description in zip(designations, descriptions, strict=True):
+            code = next((c for k, c in self.KEYWORDS.items() if k in designation.lower()), 1280)
+            request_id = f"req-{next(self._ids)}"
+            self.requests.append(request_id)
+            answers.append((code,))
+            records.append(InferenceRecord(request_id, datetime.now(UTC), designation,
+                                           description or "", code, 0.9, self.version, 1.5,
+                                           "predict"))  # fmt: skip
+        if self._engine is not None:
+            ensure_schema(self._engine)
+            write_records(self._engine, records)
+        return answers
+
+    def _check(self) -> None:
+        if self.down:
+            raise ServiceUnavailable(
+                "Predictor API not reachable at http://api.test (ConnectionError). Start it with "
+                "`make run` (all services) or `make api`, or set RAKUTEN_API_URL."
+            )

@@ -8,7 +8,7 @@ from typing import Literal
 
 import streamlit as st
 
-from app.records import FlowRunInfo
+from app.records import ApiHealth, FlowRunInfo
 from core.data.queries import DatasetStatus
 from core.registry import VersionInfo
 
@@ -79,6 +79,27 @@ def champion_card(champion: VersionInfo | None, reachable: bool) -> StatusCard:
     f1 = f"weighted F1 {champion.weighted_f1:.4f}" if champion.weighted_f1 is not None else ""
     data = f" · {champion.data_loaded_pct:.0f} % of data" if champion.data_loaded_pct else ""
     return StatusCard("Champion", f"v{champion.version}", f1 + data, "ok")
+
+
+def served_card(health: ApiHealth | None, champion: VersionInfo | None) -> StatusCard:
+    """The version the API actually serves, against the champion (a mismatch is flagged).
+
+    ``health`` is None when the API is unreachable.
+    """
+    if health is None:
+        return StatusCard("Served model", "—", "API unreachable: `make run` starts it", "error")
+    if not health.model_loaded or health.version is None:
+        return StatusCard("Served model", "none", health.last_error or "no model loaded", "warn")
+    served = f"v{health.version}"
+    if champion is None:
+        return StatusCard("Served model", served, "no champion in the registry", "warn")
+    if champion.version != health.version:
+        return StatusCard(
+            "Served model", f"{served} ≠ champion v{champion.version}",
+            f"mismatch: the API checks every {health.poll_seconds:g} s", "warn",
+        )  # fmt: skip
+    loaded = f"loaded {format_age(health.loaded_at)}" if health.loaded_at else ""
+    return StatusCard("Served model", f"{served} = champion", loaded, "ok")
 
 
 def flow_runs_card(runs: list[FlowRunInfo] | None) -> StatusCard:

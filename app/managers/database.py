@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import TypeVar
 
 import pandas as pd
@@ -11,6 +12,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from app.managers.errors import ManagerError, Rejected, ServiceUnavailable
+from core import inference_log
 from core.data import loading, queries
 from core.data.importer import (
     DataValidationError,
@@ -22,6 +24,7 @@ from core.data.queries import DatasetStatus, ProductPage, Scope, TextStats
 from core.data.store import DatasetExists, ImportSummary, import_products
 from core.data.synthetic import generate_catalogue
 from core.db.engine import describe, ensure_schema
+from core.inference_log import FeedbackAccuracy
 from core.settings import Settings
 
 T = TypeVar("T")
@@ -71,6 +74,32 @@ class DatabaseManager:
         return self._read(
             lambda conn: queries.search_products(conn, text=text, code=code, scope=scope, page=page)
         )
+
+    def predictions(
+        self, *, code: int | None = None, search: str = "", since: datetime | None = None,
+        until: datetime | None = None, limit: int = 500,
+    ) -> pd.DataFrame:  # fmt: skip
+        """The inference log, newest first, with the true category where feedback was given."""
+        return self._read(
+            lambda conn: inference_log.history(
+                conn, code=code, search=search, since=since, until=until, limit=limit
+            )
+        )
+
+    def feedback_accuracy(self, since: datetime | None = None) -> FeedbackAccuracy:
+        """Live accuracy from the feedback given so far."""
+        return self._read(lambda conn: inference_log.feedback_accuracy(conn, since=since))
+
+    def record_feedback(self, request_id: str, true_code: int) -> None:
+        """Mark the true category of a prediction (replaces an earlier mark)."""
+        try:
+            self._write(lambda: inference_log.record_feedback(self._engine, request_id, true_code))
+        except ValueError as exc:
+            raise Rejected(str(exc)) from exc
+
+    def examples(self, count: int = 6) -> pd.DataFrame:
+        """A few holdout products of different categories, to try predictions with."""
+        return self._read(lambda conn: queries.example_products(conn, count))
 
     def import_builtin(
         self, rows: int, replace: bool = False, progress: Progress | None = None

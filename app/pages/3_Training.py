@@ -107,6 +107,18 @@ else:
                 most_confused(detail.confusion), hide_index=True, column_config={"share": share}
             )
 
+
+def served_after_switch(version: int) -> str:
+    """Ask the API to pick up the new champion now; say what it serves."""
+    try:
+        served = managers.predictions.reload()
+    except ManagerError as exc:
+        return f"The API did not reload ({exc}); it checks the alias on its own."
+    if served.version == version:
+        return f"The API now serves v{version}."
+    return f"The API still serves v{served.version}: {served.last_error or 'it will switch soon'}."
+
+
 st.subheader("Registry")
 if not versions:
     st.caption("No registered versions yet: every training run registers one.")
@@ -130,7 +142,8 @@ if action is not None:
     else:
         st.session_state.pop(state.TRAINING_FORCE_REASON, None)  # a reason is for one promotion
         st.session_state[state.TRAINING_FLASH] = (
-            f"Champion is now v{done.to_version} ({done.action}: {done.reason})."
+            f"Champion is now v{done.to_version} ({done.action}: {done.reason}). "
+            + served_after_switch(done.to_version)
         )
         st.rerun()
 st.markdown("**Promotion log**")

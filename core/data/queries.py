@@ -209,6 +209,24 @@ def search_products(
     return ProductPage(products, total, page, page_size)
 
 
+def example_products(conn: Connection, count: int = 6) -> pd.DataFrame:
+    """The first holdout product (by id) of ``count`` categories spread over the 27."""
+    step = max(1, len(CATEGORIES) // count)
+    codes = [c.code for c in CATEGORIES[::step]][:count]
+    table = holdout_products
+    rows = []
+    for code in codes:
+        row = conn.execute(
+            select(table.c.designation, table.c.description, table.c.prdtypecode)
+            .where(table.c.prdtypecode == code)
+            .order_by(table.c.productid)
+            .limit(1)
+        ).first()
+        if row is not None:
+            rows.append(row)
+    return pd.DataFrame(rows, columns=["designation", "description", "prdtypecode"])
+
+
 def _utc(value: datetime | None) -> datetime | None:
     # SQLite hands back naive datetimes; everything is written in UTC.
     if value is None or value.tzinfo is not None:

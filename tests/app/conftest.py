@@ -14,7 +14,7 @@ from app.bootstrap import Managers
 from app.managers.database import DatabaseManager
 from core.db.engine import make_engine
 from core.settings import REPO_ROOT, Settings, get_settings
-from tests.fakes import FakeMlflowManager, FakePrefectManager
+from tests.fakes import FakeMlflowManager, FakePredictionManager, FakePrefectManager
 
 PAGES = [REPO_ROOT / "app" / "Home.py", *sorted((REPO_ROOT / "app" / "pages").glob("*.py"))]
 UNREACHABLE_DB = "postgresql+psycopg2://postgres@127.0.0.1:1/unreachable"
@@ -36,18 +36,33 @@ def fake_prefect() -> FakePrefectManager:
     return FakePrefectManager()
 
 
+@pytest.fixture
+def fake_predictions() -> FakePredictionManager:
+    return FakePredictionManager()
+
+
 @pytest.fixture(autouse=True)
 def fake_services(
     monkeypatch: pytest.MonkeyPatch,
     fake_mlflow: FakeMlflowManager,
     fake_prefect: FakePrefectManager,
+    fake_predictions: FakePredictionManager,
 ) -> None:
-    """Pages get the real database manager (from the settings) and in-memory MLflow/Prefect."""
+    """Pages get the real database manager (from the settings) and in-memory services; the fake
+    API writes its predictions to that same database, as the real one does."""
 
     def build() -> Managers:
         settings = get_settings()
-        database = DatabaseManager(make_engine(settings.database_url), settings)
-        return Managers(settings, database, fake_mlflow, fake_prefect)  # type: ignore[arg-type]
+        engine = make_engine(settings.database_url)
+        fake_predictions._engine = engine
+        database = DatabaseManager(engine, settings)
+        return Managers(
+            settings,
+            database,
+            fake_mlflow,
+            fake_prefect,
+            fake_predictions,  # type: ignore[arg-type]
+        )
 
     monkeypatch.setattr(app.bootstrap, "_build", build)
 

@@ -8,7 +8,8 @@ import pytest
 
 from app.managers.experiments import MlflowManager
 from app.managers.flows import PrefectManager
-from tests.fakes import FakeMlflowManager, FakePrefectManager
+from app.managers.predictions import PredictionManager
+from tests.fakes import FakeMlflowManager, FakePredictionManager, FakePrefectManager
 
 
 def public(cls: type) -> dict[str, inspect.Signature]:
@@ -20,7 +21,12 @@ def public(cls: type) -> dict[str, inspect.Signature]:
 
 
 @pytest.mark.parametrize(
-    ("real", "fake"), [(MlflowManager, FakeMlflowManager), (PrefectManager, FakePrefectManager)]
+    ("real", "fake"),
+    [
+        (MlflowManager, FakeMlflowManager),
+        (PrefectManager, FakePrefectManager),
+        (PredictionManager, FakePredictionManager),
+    ],
 )
 def test_fake_has_every_public_method_with_the_same_parameters(real: type, fake: type) -> None:
     fake_methods = public(fake)

@@ -99,20 +99,25 @@ def test_runs_compare_and_detail(database: DatabaseManager, fake_mlflow: FakeMlf
     assert pairs.loc[0, "count"] == 2 and pairs.loc[0, "true"] == "40 · Imported video games"
 
 
-def test_promote_then_rollback(database: DatabaseManager, fake_mlflow: FakeMlflowManager) -> None:
+def test_promote_then_rollback(
+    database: DatabaseManager, fake_mlflow: FakeMlflowManager, fake_predictions
+) -> None:
     fake_mlflow.add_run(0.80)
     at = page()
     assert "passes — no champion yet" in at.success[0].value
     button(at, "Promote v1").click().run()
     assert fake_mlflow.promoted == [1]
     assert "Champion is now v1" in at.success[0].value
+    assert "The API now serves v1." in at.success[0].value and fake_predictions.reloads == 1
 
     fake_mlflow.add_run(0.85)
     at = page()
     button(at, "Promote v2").click().run()
     assert fake_mlflow.promoted == [1, 2]
+    fake_predictions.down = True
     button(at, "Yes, roll back").click().run()
     assert "Champion is now v1 (rollback" in at.success[0].value
+    assert "The API did not reload (Predictor API not reachable" in at.success[0].value
     log = at.dataframe[-1].value
     assert log["action"].tolist() == ["rollback", "promote", "promote"]
 

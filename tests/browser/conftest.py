@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,18 +18,13 @@ import pytest
 
 from core.settings import REPO_ROOT
 from tests.conftest import missing_service
+from tests.ports import free_port
 
 CHROMIUM = os.environ.get("RAKUTEN_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for_line(line: str, process: subprocess.Popen, log: Path, timeout: float = 180) -> None:
@@ -60,6 +54,8 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "RAKUTEN_APP_PORT": str(port),
         "RAKUTEN_MLFLOW_TRACKING_URI": f"http://127.0.0.1:{free_port()}",
         "RAKUTEN_PREFECT_API_URL": f"http://127.0.0.1:{free_port()}/api",
+        "RAKUTEN_API_URL": f"http://127.0.0.1:{free_port()}",
+        "RAKUTEN_API_TOKEN": "",  # local mode makes one and hands it to the API and the app
         "VENV": str(Path(sys.executable).parents[1]),
     }
     log = var_dir / "make-run.log"

@@ -1,5 +1,8 @@
-"""Training in a real browser against `make run` (MLflow, Prefect and the worker all running):
-train, watch the run complete, promote, see the champion; train again, roll back."""
+"""Training and serving in a real browser against `make run` (MLflow, Prefect, the worker and the
+API all running): train, watch the run complete, promote, see the champion; train again, roll
+back; then classify a product with the served champion, mark feedback, find it in the history.
+
+The tests run in file order and share one `make run`: the second needs the first's champion."""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ import re
 
 import pytest
 from playwright.sync_api import Page, expect
+
+from core.data.categories import CATEGORIES
 
 pytestmark = pytest.mark.browser
 FLOW_TIMEOUT = 180_000  # a flow run: submission, fit, MLflow logging, registration
@@ -57,3 +62,29 @@ def test_train_promote_train_again_and_roll_back(page: Page, app_url: str) -> No
     log = page.get_by_test_id("stDataFrame").last
     expect(log).to_contain_text("rollback")
     expect(log).to_contain_text("promote")
+
+
+def test_predict_with_the_champion_and_give_feedback(page: Page, app_url: str) -> None:
+    page.goto(f"{app_url}/Predictions")
+    expect(page.get_by_text(re.compile(r"Serving v1 of the registry model"))).to_be_visible()
+    page.get_by_label("Product title (designation)").fill("Piscine tubulaire ronde 3,66 x 0,76 m")
+    page.get_by_role("button", name="Predict", exact=True).click()
+    names = "|".join(re.escape(c.label_en) for c in CATEGORIES)
+    expect(metric(page, "Predicted category")).to_have_text(re.compile(rf"^({names})$"))
+    expect(metric(page, "Served model")).to_have_text("v1")
+    expect(page.get_by_text("Top 5 categories")).to_be_visible()  # the plotly chart's title
+
+    page.get_by_test_id("stSelectbox").filter(has_text="True category").click()
+    page.keyboard.type("Garden furniture")
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Save feedback").click()
+    expect(page.get_by_text(re.compile(r"Feedback saved: 2582 · Garden furniture"))).to_be_visible()
+
+    page.get_by_role("tab", name="History & feedback").click()
+    expect(metric(page, "With feedback")).to_have_text("1")
+    history = page.get_by_test_id("stDataFrame").last
+    expect(history).to_contain_text("Piscine tubulaire ronde")
+    expect(history).to_contain_text("2582 · Garden furniture")
+
+    page.goto(app_url)
+    expect(page.get_by_text("v1 = champion")).to_be_visible()  # Home: served matches champion

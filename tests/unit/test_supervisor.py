@@ -12,12 +12,7 @@ import pytest
 from core.local_stack import local_services
 from core.settings import Settings
 from core.supervisor import ServiceSpec, Supervisor, SupervisorError, _alive
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.ports import free_port
 
 
 def http_service(port: int) -> ServiceSpec:
@@ -89,18 +84,29 @@ def test_a_stale_pid_file_counts_as_stopped(tmp_path: Path) -> None:
 def test_local_services_follow_the_settings(tmp_path: Path) -> None:
     local = Settings(var_dir=tmp_path, mlflow_tracking_uri="http://127.0.0.1:5123")
     names = [s.name for s in local_services(local)]
-    assert names == ["mlflow", "prefect", "worker", "app"]
+    assert names == ["mlflow", "prefect", "worker", "api", "app"]
     mlflow = local_services(local)[0]
     assert "--port" in mlflow.command and "5123" in mlflow.command
     assert str(tmp_path / "mlflow" / "mlflow.db") in " ".join(mlflow.command)
     remote = Settings(
         var_dir=tmp_path, mlflow_tracking_uri="http://mlflow:5000",
-        prefect_api_url="http://prefect:4200/api",
+        prefect_api_url="http://prefect:4200/api", api_url="http://api:8000",
     )  # fmt: skip
     assert [s.name for s in local_services(remote)] == ["worker", "app"]
     assert all(
         s.env["PREFECT_API_URL"] == "http://prefect:4200/api" for s in local_services(remote)
     )
+
+
+def test_local_mode_shares_one_api_token_between_the_api_and_the_app(tmp_path: Path) -> None:
+    specs = {s.name: s for s in local_services(Settings(var_dir=tmp_path))}
+    token = specs["api"].env["RAKUTEN_API_TOKEN"]
+    assert len(token) >= 24 and specs["app"].env["RAKUTEN_API_TOKEN"] == token
+    assert (tmp_path / "run" / "api.token").stat().st_mode & 0o077 == 0  # only the owner reads it
+    again = {s.name: s for s in local_services(Settings(var_dir=tmp_path))}
+    assert again["api"].env["RAKUTEN_API_TOKEN"] == token  # `up api` then `up app` agree
+    chosen = local_services(Settings(var_dir=tmp_path, api_token="chosen"))
+    assert {s.env["RAKUTEN_API_TOKEN"] for s in chosen} == {"chosen"}
 
 
 def test_a_reused_pid_is_never_signalled(tmp_path: Path) -> None:

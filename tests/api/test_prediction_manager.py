@@ -1,0 +1,95 @@
+"""The app's PredictionManager against the real API under uvicorn (and against no API at all)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import uvicorn
+
+from api.main import create_app
+from app.managers.errors import Rejected, ServiceUnavailable
+from app.managers.predictions import PredictionManager
+from tests.api.conftest import TOKEN, ModelStore, api_settings
+from tests.ports import free_port
+
+
+@pytest.fixture(scope="module")
+def serve(tmp_path_factory: pytest.TempPathFactory, model_store: ModelStore):
+    """Start the API under uvicorn in a thread; returns its URL. Stopped at module end."""
+    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def start(tracking_uri: str | None = None) -> str:
+        port = free_port()
+        tmp = tmp_path_factory.mktemp("uvicorn")
+        settings = api_settings(tmp, tracking_uri or model_store.tracking_uri)
+        config = uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=port, log_level="warning"
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.05)
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def api(serve) -> Iterator[PredictionManager]:
+    yield PredictionManager(serve(), TOKEN, batch_size=3)
+
+
+def test_health_and_predict(api: PredictionManager) -> None:
+    health = api.health()
+    assert health.model_loaded and health.version == 1 and health.last_error is None
+    result = api.predict("Piscine tubulaire ronde 3,66 x 0,76 m", top_k=3)
+    assert result.code == 2583 and result.category == "Pools & accessories"
+    assert list(result.top.columns) == ["code", "category", "probability"] and len(result.top) == 3
+    assert result.model_version == 1 and 0 < result.latency_ms <= result.roundtrip_ms
+
+
+def test_batch_is_sent_in_chunks_with_progress(api: PredictionManager) -> None:
+    products = pd.DataFrame({"productid": range(7), "designation": ["Piscine ronde"] * 7})
+    seen: list[tuple[int, int]] = []
+    results = api.predict_batch(products, lambda done, total: seen.append((done, total)))
+    assert seen == [(3, 7), (6, 7), (7, 7)]
+    assert list(results.productid) == list(range(7)) and set(results.code) == {2583}
+    assert results.request_id.is_unique and set(results.model_version) == {1}
+
+
+def test_refusals_name_the_problem(api: PredictionManager) -> None:
+    with pytest.raises(Rejected, match="designation is blank"):
+        api.predict("   ")
+    with pytest.raises(Rejected, match="No RAKUTEN_API_TOKEN"):
+        PredictionManager(api.api_url).reload()
+    with pytest.raises(Rejected, match="wrong bearer token"):
+        PredictionManager(api.api_url, "not-the-token").reload()
+    assert api.reload().version == 1
+
+
+def test_api_down_names_the_url_and_how_to_start_it() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(ServiceUnavailable, match=f"not reachable at {url}.*make run.*make api"):
+        PredictionManager(url).health()
+
+
+def test_no_model_names_the_reason(serve, tmp_path: Path) -> None:
+    manager = PredictionManager(serve(f"sqlite:///{tmp_path / 'empty.db'}"))
+    assert manager.health().model_loaded is False
+    with pytest.raises(
+        ServiceUnavailable,
+        match=r"serves no model \(no model loaded: no champion yet.*\)\. Promote",
+    ):
+        manager.predict("Piscine")

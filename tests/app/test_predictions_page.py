@@ -1,0 +1,161 @@
+"""The Predictions page and Home's served-model card, with a fake API writing to a real database."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app.components.predictions import BatchFileError, feedback_changes, parse_batch_csv
+from app.managers.database import DatabaseManager
+from tests.app.conftest import REPO_ROOT
+from tests.fakes import FakeMlflowManager, FakePredictionManager
+
+PREDICTIONS = str(REPO_ROOT / "app" / "pages" / "4_Predictions.py")
+HOME = str(REPO_ROOT / "app" / "Home.py")
+
+
+def page(path: str = PREDICTIONS) -> AppTest:
+    return AppTest.from_file(path, default_timeout=60).run()
+
+
+def button(at: AppTest, prefix: str):
+    return next(b for b in at.button if b.label.startswith(prefix))
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+@pytest.fixture
+def champion(fake_mlflow: FakeMlflowManager) -> None:
+    fake_mlflow.add_run(0.84)
+    fake_mlflow.promote(1)
+
+
+def predict(at: AppTest, designation: str) -> AppTest:
+    at.text_input(key="predict_designation").set_value(designation)
+    return button(at, "Predict").click().run()
+
+
+def test_a_prediction_shows_category_chart_version_and_latency(
+    database: DatabaseManager, champion: None
+) -> None:
+    at = predict(page(), "Piscine tubulaire ronde")
+    assert not at.exception and not at.error
+    assert metric(at, "Predicted category") == "Pools & accessories"
+    assert metric(at, "Probability") == "90.0%"
+    assert metric(at, "Served model") == "v1" and metric(at, "Latency") == "1.5 ms"
+    chart = at.get("plotly_chart")[0].proto.spec
+    assert "Pools & accessories (2583)" in chart and "Top 5 categories" in chart
+    assert "Serving **v1**" in at.caption[0].value
+
+
+def test_an_example_from_the_holdout_fills_the_form(
+    database: DatabaseManager, champion: None
+) -> None:
+    database.import_builtin(2_000)
+    at = page()
+    picker = at.selectbox(key="predict_example")
+    assert len(picker.options) == 6
+    picker.select_index(2).run()
+    title = at.text_input(key="predict_designation").value
+    assert title and title[:40] in picker.options[2]
+
+
+def test_feedback_is_saved_and_counts_in_the_live_accuracy(
+    database: DatabaseManager, champion: None
+) -> None:
+    at = predict(page(), "Piscine hors-sol")
+    true_category = next(s for s in at.selectbox if s.label == "True category")
+    assert true_category.value == 2583  # the prediction is preselected
+    true_category.set_value(2582)
+    at = button(at, "Save feedback").click().run()
+    assert not at.error
+    assert "Feedback saved: 2582 · Garden furniture" in at.success[0].value
+    assert at.success[0].value.endswith("the prediction was wrong (was Pools & accessories)")
+    history = database.predictions()
+    assert list(history.true_code) == [2582] and list(history.predicted_code) == [2583]
+    assert metric(at, "With feedback") == "1" and metric(at, "Live accuracy") == "0.0%"
+
+
+def test_history_filters_by_category_and_text(
+    database: DatabaseManager, champion: None, fake_predictions: FakePredictionManager
+) -> None:
+    at = page()
+    for title in ("Piscine ronde", "Livre de poche", "Piscine carrée"):
+        at = predict(at, title)
+    assert metric(at, "Predictions") == "3"
+    at.selectbox(key="predict_filter_code").set_value(2583).run()
+    assert metric(at, "Predictions") == "2"
+    at.text_input(key="predict_filter_search").set_value("carrée").run()
+    assert metric(at, "Predictions") == "1"
+
+
+def test_api_down_is_a_readable_error_with_how_to_start_it(
+    database: DatabaseManager, fake_predictions: FakePredictionManager
+) -> None:
+    fake_predictions.down = True
+    at = page()
+    assert not at.exception
+    message = at.error[0].value
+    assert "Predictor API not reachable at http://api.test" in message and "make run" in message
+    assert "Traceback" not in message
+    at = predict(at, "Piscine")
+    assert "the API is not serving a model" in at.error[-1].value
+    assert metric(at, "Predictions") == "0"  # the history still works
+
+
+def test_no_model_served_says_what_to_do(
+    database: DatabaseManager, fake_predictions: FakePredictionManager
+) -> None:
+    fake_predictions.version = None
+    fake_predictions.last_error = "no champion yet: train and promote a model"
+    at = page()
+    assert not at.exception and not at.error
+    assert "serves no model: no champion yet" in at.warning[0].value
+    assert "Promote a champion on the Training page" in at.warning[0].value
+
+
+def test_home_flags_a_served_version_that_is_not_the_champion(
+    database: DatabaseManager,
+    fake_mlflow: FakeMlflowManager,
+    fake_predictions: FakePredictionManager,
+) -> None:
+    fake_mlflow.add_run(0.84)
+    fake_mlflow.add_run(0.86)
+    fake_mlflow.promote(2)
+    at = page(HOME)
+    assert any("v1 ≠ champion v2" in m.value for m in at.markdown)
+    fake_predictions.version = 2
+    at = page(HOME)
+    assert any("v2 = champion" in m.value for m in at.markdown)
+    fake_predictions.down = True
+    at = page(HOME)
+    assert not at.exception and any("API unreachable" in c.value for c in at.caption)
+
+
+def test_batch_csv_is_checked_before_anything_is_sent() -> None:
+    good = parse_batch_csv(b"productid,designation\n1,Piscine\n2,Livre\n")
+    assert list(good.columns) == ["productid", "designation", "description"]
+    for data, words in [
+        (b"title,description\nPiscine,\n", "needs a 'designation' column (found: title"),
+        (b"designation,description\n", "no products"),
+        (
+            b"designation,description\nPiscine,a\n ,b\n",
+            "1 row(s) have an empty designation (lines 3)",
+        ),
+        (b"\xff\xfe\x00\x00", "not a readable UTF-8 CSV"),
+        (b"designation\n" + b"x\n" * 11, "11 rows is more than 10"),
+    ]:
+        with pytest.raises(BatchFileError, match=re.escape(words)):
+            parse_batch_csv(data, limit=10)
+
+
+def test_feedback_changes_are_the_edited_marks_only() -> None:
+    shown = pd.DataFrame({"request_id": ["a", "b", "c"],
+                          "true_category": [None, "10 · Used books", None]})  # fmt: skip
+    edited = shown.assign(true_category=["2583 · Pools & accessories", "10 · Used books", None])
+    assert feedback_changes(shown, edited) == {"a": 2583}
