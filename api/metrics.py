@@ -46,6 +46,10 @@ class ApiMetrics:
         self.model_version = Gauge(
             "rakuten_api_model_version", "Registry version being served (0: none)", registry=r
         )
+        self.model_info = Gauge(
+            "rakuten_api_model_info", "The served model (value 1), by name, version and run",
+            ["name", "version", "run_id"], registry=r,
+        )  # fmt: skip
         self.model_loaded = Gauge(
             "rakuten_api_model_loaded", "1 when a model is loaded and predictions are served",
             registry=r,
@@ -66,6 +70,13 @@ class ApiMetrics:
         self.log_queue = Gauge(
             "rakuten_api_inference_log_queue_rows", "Predictions waiting to be written", registry=r
         )
+
+    def serving(self, name: str, version: int, run_id: str) -> None:
+        """Record that ``version`` is now the served model."""
+        self.model_info.clear()
+        self.model_info.labels(name, str(version), run_id).set(1)
+        self.model_version.set(version)
+        self.model_loaded.set(1)
 
 
 class MetricsMiddleware:

@@ -123,8 +123,7 @@ class ChampionFollower:
                 return False
             previous, self.current, self.last_error = self.current, model, None
             self._metrics.reloads.labels("loaded").inc()
-            self._metrics.model_version.set(version)
-            self._metrics.model_loaded.set(1)
+            self._metrics.serving(model.name, version, run_id)
             log.info(
                 "serving %s version %s (was %s)", MODEL_NAME, version,
                 previous.version if previous else "none",

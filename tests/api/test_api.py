@@ -128,6 +128,8 @@ def test_follows_promotion_and_rollback_without_dropping_requests(
             model_store.force(1)
     assert metric(client, "rakuten_api_model_reloads_total", outcome="loaded") == 3
     assert metric(client, "rakuten_api_model_version") == 1
+    assert metric(client, "rakuten_api_model_info", version="1") == 1
+    assert metric(client, "rakuten_api_model_info", version="2") == 0  # the old one is gone
 
 
 def test_reload_endpoint_needs_the_token_and_swaps_at_once(

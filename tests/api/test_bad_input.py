@@ -68,6 +68,13 @@ def test_bad_input_gets_a_4xx_naming_the_problem(live_app: TestClient, problem: 
     assert len(answer.content) < 10_000  # the input is never echoed back
 
 
+def test_a_streamed_body_is_cut_off_at_the_limit_too(live_app: TestClient) -> None:
+    chunk = b" " * 1024 * 1024  # no Content-Length: the size is counted as the body arrives
+
+    answer = live_app.post("/predict/batch", content=iter([chunk] * 12), headers=JSON)
+    assert answer.status_code == 413 and "body is over" in answer.json()["detail"]
+
+
 def test_bad_input_by_wrong_method_or_route(live_app: TestClient) -> None:
     assert live_app.get("/predict").status_code == 405
     assert live_app.post("/predict", content=b"designation=a", headers={
