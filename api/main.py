@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.batching import MicroBatcher
 from api.limits import BodyLimitMiddleware, body_limit
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.model import ChampionFollower
@@ -61,7 +62,8 @@ def create_app(
     owns_engine = engine is None
     engine = engine or make_engine(settings.database_url)
     writer = InferenceLogWriter(engine, metrics, flush_seconds=flush_seconds)
-    services = Services(settings, follower, writer, metrics)
+    batcher = MicroBatcher()
+    services = Services(settings, follower, writer, metrics, batcher)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -70,12 +72,14 @@ def create_app(
         if follower.current is None:
             log.warning("starting without a model: %s", follower.last_error)
         task = asyncio.create_task(_follow(follower, settings.api_poll_seconds))
+        batcher.start()
         try:
             yield
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            await batcher.stop()
             await asyncio.to_thread(writer.stop)
             if owns_engine:
                 engine.dispose()

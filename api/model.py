@@ -60,7 +60,9 @@ class ServedModel:
 
     def rank(self, products: pd.DataFrame, top_k: int) -> list[list[Ranked]]:
         """The ``top_k`` most probable classes of each product, most probable first."""
-        probabilities = self.pipeline.predict_proba(products[list(INPUT_COLUMNS)])
+        if tuple(products.columns) != INPUT_COLUMNS:  # selecting copies the frame: only if needed
+            products = products[list(INPUT_COLUMNS)]
+        probabilities = self.pipeline.predict_proba(products)
         k = min(top_k, probabilities.shape[1])
         best = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
         return [
