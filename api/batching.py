@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -32,9 +33,9 @@ class _Job:
 class MicroBatcher:
     """Coalesces the single-product predictions waiting at the same moment into one model call."""
 
-    def __init__(self, max_batch: int = 64) -> None:
+    def __init__(self, max_batch: int = 64, on_batch: Callable[[int], None] | None = None) -> None:
         self.max_batch = max_batch
-        self.batches = 0  # model calls made (for tests and curiosity)
+        self._on_batch = on_batch or (lambda _size: None)
         self._queue: list[_Job] = []
         self._ready: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -88,7 +89,7 @@ class MicroBatcher:
         for job in batch:  # a hot swap may leave two models' requests in one batch
             by_model.setdefault(id(job.model), []).append(job)
         for jobs in by_model.values():
-            self.batches += 1
+            self._on_batch(len(jobs))
             designation, description = INPUT_COLUMNS
             frame = pd.DataFrame(
                 {

@@ -62,7 +62,7 @@ def create_app(
     owns_engine = engine is None
     engine = engine or make_engine(settings.database_url)
     writer = InferenceLogWriter(engine, metrics, flush_seconds=flush_seconds)
-    batcher = MicroBatcher()
+    batcher = MicroBatcher(on_batch=metrics.batch_size.observe)
     services = Services(settings, follower, writer, metrics, batcher)
 
     @asynccontextmanager

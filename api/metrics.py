@@ -43,6 +43,10 @@ class ApiMetrics:
             "rakuten_api_predictions", "Predicted products by class", ["code", "category"],
             registry=r,
         )  # fmt: skip
+        self.batch_size = Histogram(
+            "rakuten_api_microbatch_size", "Single predictions answered by one model call",
+            buckets=(1, 2, 4, 8, 16, 32, 64), registry=r,
+        )  # fmt: skip
         self.model_version = Gauge(
             "rakuten_api_model_version", "Registry version being served (0: none)", registry=r
         )

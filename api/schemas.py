@@ -11,7 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 MAX_DESIGNATION = 1_000  # the challenge's longest title is 250 characters
 MAX_DESCRIPTION = 50_000  # and its longest description about 12,500
 CLASS_COUNT = 27
-NOT_BLANK = re.compile(r"\S")
+# A character that is not whitespace, spelled out as ECMAScript's \s (what JSON Schema validators
+# use) rather than Python's (which also counts \x1c-\x1f): the spec and the check agree exactly.
+NOT_BLANK = re.compile(
+    r"[^\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+)
 
 Designation = Annotated[str, StringConstraints(max_length=MAX_DESIGNATION)]
 Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION)]

@@ -9,7 +9,7 @@ prediction row lands.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -60,7 +60,8 @@ def write_records(engine: Engine, records: Sequence[InferenceRecord]) -> None:
     if not records:
         return
     with engine.begin() as conn:
-        conn.execute(insert(inference_log), [asdict(r) for r in records])
+        fields = InferenceRecord.__slots__  # not asdict(): it deep-copies, ten times slower
+        conn.execute(insert(inference_log), [{f: getattr(r, f) for f in fields} for r in records])
 
 
 def record_feedback(engine: Engine, request_id: str, true_code: int) -> None:

@@ -176,6 +176,7 @@ def test_metrics_move_with_requests(client: TestClient) -> None:
     assert metric(client, "rakuten_api_requests_total", endpoint="unmatched", status="404") == 1
     assert metric(client, "rakuten_api_model_version") == 1
     assert metric(client, "rakuten_api_model_loaded") == 1
+    assert metric(client, "rakuten_api_microbatch_size_count") >= 3  # one call per lone request
 
 
 def test_every_prediction_reaches_the_inference_log(client: TestClient, settings: Settings) -> None:

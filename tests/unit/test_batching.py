@@ -60,8 +60,10 @@ def test_concurrent_requests_share_one_call_and_keep_their_own_answers() -> None
 def test_batches_are_capped_and_a_swap_splits_them_by_model() -> None:
     old, new = CountingPipeline(), CountingPipeline()
     jobs = [(model(old), "x", 1)] * 5 + [(model(new, 2), "y", 1)] * 3
-    asyncio.run(concurrently(MicroBatcher(max_batch=4), jobs))
-    assert sorted(old.calls + new.calls) == [1, 3, 4]  # 4 old | 1 old + 3 new
+    sizes: list[int] = []
+    asyncio.run(concurrently(MicroBatcher(max_batch=4, on_batch=sizes.append), jobs))
+    assert sizes == [4, 1, 3]  # 4 old | 1 old + 3 new
+    assert old.calls == [4, 1] and new.calls == [3]
 
 
 def test_a_failing_model_fails_every_request_of_its_batch_and_no_other() -> None:
