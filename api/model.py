@@ -8,6 +8,7 @@ nothing is dropped and nothing waits.
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -76,8 +77,17 @@ def _category_name(code: int) -> str:
     return category.label_en if category else f"unknown ({code})"
 
 
-Resolver = Callable[[], tuple[int, str]]
-Loader = Callable[[int, str], ServedModel]
+@dataclass(frozen=True, slots=True)
+class ChampionRef:
+    """Where the alias points: the version, its run, and the logged model's URI (``source``)."""
+
+    version: int
+    run_id: str
+    source: str
+
+
+Resolver = Callable[[], ChampionRef]
+Loader = Callable[[ChampionRef], ServedModel]
 
 
 class ChampionFollower:
@@ -106,18 +116,19 @@ class ChampionFollower:
         with self._lock:
             self.last_check = datetime.now(UTC)
             try:
-                version, run_id = self._resolve()
+                ref = self._resolve()
             except LookupError as exc:
                 self.last_error = str(exc)
                 return False
             except Exception as exc:  # noqa: BLE001 - any failure is reported, the model stays
                 self.last_error = f"cannot resolve {MODEL_NAME}@{CHAMPION}: {_short(exc)}"
                 return False
+            version = ref.version
             if self.current is not None and self.current.version == version:
                 self.last_error = None
                 return False
             try:
-                model = self._load(version, run_id)
+                model = self._load(ref)
             except Exception as exc:  # noqa: BLE001
                 self._metrics.reloads.labels("failed").inc()
                 self.last_error = f"cannot load {MODEL_NAME} version {version}: {_short(exc)}"
@@ -125,14 +136,14 @@ class ChampionFollower:
                 return False
             previous, self.current, self.last_error = self.current, model, None
             self._metrics.reloads.labels("loaded").inc()
-            self._metrics.serving(model.name, version, run_id)
+            self._metrics.serving(model.name, version, ref.run_id)
             log.info(
                 "serving %s version %s (was %s)", MODEL_NAME, version,
                 previous.version if previous else "none",
             )  # fmt: skip
             return True
 
-    def _resolve_alias(self) -> tuple[int, str]:
+    def _resolve_alias(self) -> ChampionRef:
         if self.tracking_uri.startswith("http"):
             # The MLflow client retries a dead server for minutes; one quick look first.
             try:
@@ -147,14 +158,19 @@ class ChampionFollower:
             if exc.error_code in {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}:
                 raise LookupError(f"no champion yet: {MODEL_NAME} has no @{CHAMPION}") from exc
             raise
-        return int(found.version), found.run_id or ""
+        source = found.source or f"models:/{MODEL_NAME}/{found.version}"
+        return ChampionRef(int(found.version), found.run_id or "", source)
 
-    def _load_version(self, version: int, run_id: str) -> ServedModel:
-        # Load by version, not by alias: the alias may move again while this loads.
-        mlflow.set_tracking_uri(self.tracking_uri)
-        mlflow.set_registry_uri(self.tracking_uri)
-        pipeline = mlflow.sklearn.load_model(f"models:/{MODEL_NAME}/{version}")
-        return ServedModel.of(pipeline, version=version, run_id=run_id)
+    def _load_version(self, ref: ChampionRef) -> ServedModel:
+        # The version's own logged model, not the alias (it may move again while this loads);
+        # and the store named explicitly: mlflow.set_*_uri() would export MLFLOW_*_URI to every
+        # child process, and a registry URI from the environment must not redirect the load.
+        with tempfile.TemporaryDirectory(prefix="champion-") as folder:
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=ref.source, dst_path=folder, tracking_uri=self.tracking_uri
+            )
+            pipeline = mlflow.sklearn.load_model(local)
+        return ServedModel.of(pipeline, version=ref.version, run_id=ref.run_id)
 
 
 def _short(exc: Exception) -> str:

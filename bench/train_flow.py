@@ -94,7 +94,9 @@ def work_prepare(tmp: Path, rows: int) -> dict[str, Any]:
     # A new SQLite tracking store runs MLflow's schema migrations on first use: a one-time cost
     # that a running tracking server never pays per training run, so it is paid here.
     start = time.perf_counter()
-    MlflowClient(settings.mlflow_tracking_uri).search_experiments()
+    MlflowClient(
+        settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri
+    ).search_experiments()
     return {
         "catalogue_rows": len(frame),
         "pool_rows": imported.pool_rows,

@@ -94,7 +94,7 @@ def log_task(
 def register_task(
     settings: Settings, engine: Engine, logged: LoggedRun, auto_promote: bool, triggered_by: str
 ) -> tuple[int, bool, str]:
-    client = MlflowClient(settings.mlflow_tracking_uri)
+    client = MlflowClient(settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
     version = registry.register(client, logged.model_uri, logged.run_id, logged.model_id)
     logger = get_run_logger()
     logger.info("Registered version %s as challenger", version)

@@ -34,7 +34,7 @@ class ModelStore:
     holdout: object
 
     def client(self) -> MlflowClient:
-        return MlflowClient(self.tracking_uri)
+        return MlflowClient(self.tracking_uri, registry_uri=self.tracking_uri)
 
     def champion(self) -> int:
         return int(self.client().get_model_version_by_alias(MODEL_NAME, registry.CHAMPION).version)
@@ -61,7 +61,7 @@ def model_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelStore
     )
     engine = make_engine(f"sqlite:///{root / 'control_room.db'}")
     ensure_schema(engine)
-    client = MlflowClient(tracking_uri)
+    client = MlflowClient(tracking_uri, registry_uri=tracking_uri)
     for c in (5.0, 0.5):
         config = TrainConfig(max_features=5_000, word_ngram_max=1, c=c)
         result = fit(config, products)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -62,6 +63,7 @@ def test_serves_the_champion_with_top_k_and_category_names(client: TestClient) -
     assert all(CATEGORY_BY_CODE[c["code"]].label_en == c["category"] for c in top)
     assert len(client.post("/predict", json={**POOL, "top_k": 27}).json()["top_k"]) == 27
     assert client.post("/predict", json={"designation": "Piscine hors-sol"}).status_code == 200
+    assert "MLFLOW_REGISTRY_URI" not in os.environ  # loading exported nothing to child processes
 
 
 def test_batch_keeps_order_and_is_as_good_as_the_model(

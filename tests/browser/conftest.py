@@ -21,6 +21,7 @@ from tests.conftest import missing_service
 from tests.ports import free_port
 
 CHROMIUM = os.environ.get("RAKUTEN_TEST_CHROMIUM", "/usr/bin/chromium")
+LEAKY = {"MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "PREFECT_API_URL", "PREFECT_HOME"}
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -46,8 +47,11 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """
     var_dir = tmp_path_factory.mktemp("var")
     port = free_port()
+    # Earlier tests in this process may have exported MLflow's URIs (mlflow.set_tracking_uri does):
+    # make run must see only its own settings.
+    inherited = {k: v for k, v in os.environ.items() if k not in LEAKY}
     env = {
-        **os.environ,
+        **inherited,
         "RAKUTEN_VAR_DIR": str(var_dir),
         "RAKUTEN_DATABASE_URL": "",
         "RAKUTEN_SYNTHETIC_ROWS": "20000",

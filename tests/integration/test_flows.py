@@ -63,7 +63,7 @@ def test_train_flow_logs_registers_and_promotes(settings: Settings) -> None:
     assert (second["version"], second["promoted"]) == (2, False)
     assert second["gate"].startswith("auto-promotion off")
 
-    client = MlflowClient(settings.mlflow_tracking_uri)
+    client = MlflowClient(settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
     run = client.get_run(first["run_id"])
     assert run.data.params["data_rows"] == str(first["data_rows"])
     assert run.data.params["data_stage_pct"] == "100.0"

@@ -56,7 +56,7 @@ def runs(tracking_uri: str, data: TrainingData) -> dict[str, tuple[LoggedRun, ob
 
 @pytest.fixture
 def client(tracking_uri: str, runs) -> Iterator[MlflowClient]:
-    client = MlflowClient(tracking_uri)
+    client = MlflowClient(tracking_uri, registry_uri=tracking_uri)
     yield client
     client.delete_registered_model(MODEL_NAME)
 
