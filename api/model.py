@@ -8,7 +8,6 @@ nothing is dropped and nothing waits.
 from __future__ import annotations
 
 import logging
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -162,14 +161,12 @@ class ChampionFollower:
         return ChampionRef(int(found.version), found.run_id or "", source)
 
     def _load_version(self, ref: ChampionRef) -> ServedModel:
-        # The version's own logged model, not the alias (it may move again while this loads);
-        # and the store named explicitly: mlflow.set_*_uri() would export MLFLOW_*_URI to every
-        # child process, and a registry URI from the environment must not redirect the load.
-        with tempfile.TemporaryDirectory(prefix="champion-") as folder:
-            local = mlflow.artifacts.download_artifacts(
-                artifact_uri=ref.source, dst_path=folder, tracking_uri=self.tracking_uri
-            )
-            pipeline = mlflow.sklearn.load_model(local)
+        # The version's own logged model, not the alias (it may move again while this loads).
+        # A logged model resolves through the process's tracking URI, so set it: this process
+        # serves one store. Never the registry URI: it is not needed, and MLflow exports both
+        # to the environment of child processes.
+        mlflow.set_tracking_uri(self.tracking_uri)
+        pipeline = mlflow.sklearn.load_model(ref.source)
         return ServedModel.of(pipeline, version=ref.version, run_id=ref.run_id)
 
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import mlflow
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
@@ -98,6 +99,19 @@ def test_starts_without_a_champion_and_is_not_ready(tmp_path: Path) -> None:
         assert predict.status_code == 503 and "no model loaded" in predict.json()["detail"]
         assert client.get("/model").status_code == 503
         assert metric(client, "rakuten_api_model_loaded") == 0
+
+
+def test_loads_from_the_store_in_its_settings_whatever_the_process_points_at(
+    tmp_path: Path, model_store: ModelStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = mlflow.get_tracking_uri()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    try:
+        with TestClient(create_app(api_settings(tmp_path, model_store.tracking_uri))) as client:
+            assert served_version(client) == 1, client.get("/health").json()["last_error"]
+    finally:
+        mlflow.set_tracking_uri(before)
 
 
 def test_starts_with_mlflow_down_and_says_so(tmp_path: Path) -> None:
