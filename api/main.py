@@ -40,7 +40,7 @@ def create_app(
     *,
     follower: ChampionFollower | None = None,
     engine: Engine | None = None,
-    flush_seconds: float = 0.5,
+    flush_seconds: float = 0.25,
 ) -> FastAPI:
     """Build the API.
 

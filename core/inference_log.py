@@ -107,6 +107,12 @@ def history(
     return frame
 
 
+def is_logged(conn: Connection, request_id: str) -> bool:
+    """Whether the prediction ``request_id`` has reached the log (the API writes in batches)."""
+    query = select(inference_log.c.id).where(inference_log.c.request_id == request_id)
+    return conn.execute(query.limit(1)).first() is not None
+
+
 def feedback_accuracy(conn: Connection, *, since: datetime | None = None) -> FeedbackAccuracy:
     """Live accuracy over every prediction that has feedback (optionally since a time)."""
     query = select(

@@ -7,6 +7,7 @@ real gate from core.registry, so a page test exercises the same decisions as pro
 from __future__ import annotations
 
 import itertools
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -188,6 +189,7 @@ class FakePredictionManager:
         self.version: int | None = 1
         self.last_error: str | None = None
         self.reloads = 0
+        self.log_delay = 0.0  # seconds before a prediction reaches the log, as with the API
         self.requests: list[str] = []
         self._engine = engine
         self._ids = itertools.count(1)
@@ -242,7 +244,12 @@ class FakePredictionManager:
                                            "predict"))  # fmt: skip
         if self._engine is not None:
             ensure_schema(self._engine)
-            write_records(self._engine, records)
+            engine = self._engine
+            if self.log_delay:
+                timer = threading.Timer(self.log_delay, write_records, (engine, records))
+                timer.start()
+            else:
+                write_records(engine, records)
         return answers
 
     def _check(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -85,6 +86,18 @@ class DatabaseManager:
                 conn, code=code, search=search, since=since, until=until, limit=limit
             )
         )
+
+    def wait_until_logged(self, request_id: str, timeout: float = 1.5) -> bool:
+        """Wait (briefly) for the API's buffered write of a prediction; False if it is not there.
+
+        The page calls this after a prediction, so that the history it shows includes it.
+        """
+        deadline = time.monotonic() + timeout
+        while not self._read(lambda conn: inference_log.is_logged(conn, request_id)):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        return True
 
     def feedback_accuracy(self, since: datetime | None = None) -> FeedbackAccuracy:
         """Live accuracy from the feedback given so far."""

@@ -64,11 +64,15 @@ with single:
     product = product_form(examples)
     if product is not None and ready:
         try:
-            st.session_state[state.PREDICT_LAST] = predictions.predict(
-                product.designation, product.description
-            )
+            result = predictions.predict(product.designation, product.description)
         except ManagerError as exc:
             st.error(str(exc))
+        else:
+            st.session_state[state.PREDICT_LAST] = result
+            try:  # the API logs in batches: let the history below include this prediction
+                database.wait_until_logged(result.request_id)
+            except ManagerError:
+                pass  # the history reports the database problem itself
     elif product is not None:
         st.error("No prediction: the API is not serving a model (see above).")
     last: PredictionResult | None = st.session_state.get(state.PREDICT_LAST)

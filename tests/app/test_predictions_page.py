@@ -81,6 +81,14 @@ def test_feedback_is_saved_and_counts_in_the_live_accuracy(
     assert metric(at, "With feedback") == "1" and metric(at, "Live accuracy") == "0.0%"
 
 
+def test_the_prediction_just_made_is_already_in_the_history(
+    database: DatabaseManager, champion: None, fake_predictions: FakePredictionManager
+) -> None:
+    fake_predictions.log_delay = 0.3  # like the API: the row lands a moment after the answer
+    at = predict(page(), "Piscine ronde")
+    assert metric(at, "Predictions") == "1"
+
+
 def test_history_filters_by_category_and_text(
     database: DatabaseManager, champion: None, fake_predictions: FakePredictionManager
 ) -> None:
