@@ -134,6 +134,25 @@ prediction_feedback = Table(
     Column("at", DateTime(timezone=True), nullable=False),
 )
 
+# One row per drift check; the Evidently report itself is an HTML file under <var_dir>/drift/.
+drift_runs = Table(
+    "drift_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("window_start", DateTime(timezone=True), nullable=True),
+    Column("window_end", DateTime(timezone=True), nullable=True),
+    Column("reference_rows", Integer, nullable=False),
+    Column("current_rows", Integer, nullable=False),
+    Column("drift_share", Float, nullable=False),
+    Column("threshold", Float, nullable=False),
+    Column("verdict", String(20), nullable=False),  # drift | no drift
+    Column("drifted_columns", Text, nullable=False),  # comma-separated
+    Column("champion_version", Integer, nullable=True),
+    Column("report_file", String(200), nullable=False),  # relative to <var_dir>/drift/
+    Column("triggered_by", String(100), nullable=False),
+)
+
 Index("ix_inference_log_at", inference_log.c.at)
 Index("ix_loaded_products_prdtypecode", loaded_products.c.prdtypecode)
 Index("ix_source_pool_prdtypecode", source_pool.c.prdtypecode)
