@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select, update
 
 os.environ.setdefault("DO_NOT_TRACK", "1")  # Evidently's usage telemetry: nothing may call out
 
@@ -171,7 +171,7 @@ def save_drift_run(engine: Engine, reports: Path, run: DriftRun, html: str) -> i
         "drift_share": summary.drift_share, "threshold": summary.threshold,
         "verdict": summary.verdict, "drifted_columns": ",".join(summary.drifted_columns),
         "champion_version": run.champion_version, "report_file": name,
-        "triggered_by": run.triggered_by,
+        "triggered_by": run.triggered_by, "decision": "",
     }  # fmt: skip
     try:
         with engine.begin() as conn:
@@ -181,6 +181,12 @@ def save_drift_run(engine: Engine, reports: Path, run: DriftRun, html: str) -> i
     except Exception:
         (reports / name).unlink(missing_ok=True)
         raise
+
+
+def record_decision(engine: Engine, run_id: int, decision: str) -> None:
+    """Write what was decided about a drift check (retrained, promoted or not, nothing)."""
+    with engine.begin() as conn:
+        conn.execute(update(drift_runs).where(drift_runs.c.id == run_id).values(decision=decision))
 
 
 def drift_runs_frame(conn: Connection, limit: int = 200) -> pd.DataFrame:

@@ -151,6 +151,7 @@ drift_runs = Table(
     Column("champion_version", Integer, nullable=True),
     Column("report_file", String(200), nullable=False),  # relative to <var_dir>/drift/
     Column("triggered_by", String(100), nullable=False),
+    Column("decision", Text, nullable=False, default=""),  # what the monitor flow did about it
 )
 
 Index("ix_inference_log_at", inference_log.c.at)

@@ -4,8 +4,11 @@ real MLflow tracking store."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
+import mlflow
 import pytest
+import requests
 from mlflow import MlflowClient
 
 from app.managers.errors import NotFound, Rejected, ServiceUnavailable
@@ -15,9 +18,15 @@ from core.data import loading
 from core.data.store import import_products
 from core.data.synthetic import generate_catalogue
 from core.db.engine import ensure_schema, make_engine
+from core.drift import drift_runs_frame
 from core.flows.data import load_data_flow
+from core.flows.monitor import monitor_flow
+from core.flows.names import LOAD_DATA_DEPLOYMENT, MONITOR_DEPLOYMENT, TRAIN_DEPLOYMENT
+from core.flows.serve import deployments
 from core.flows.train import train_flow
+from core.inference_log import InferenceRecord, write_records
 from core.settings import Settings, get_settings
+from core.tracking import MODEL_NAME
 from core.train import TrainConfig, TrainingError
 
 SMALL = TrainConfig(max_features=5_000, word_ngram_max=1)
@@ -140,3 +149,59 @@ def test_unreachable_services_are_named() -> None:
     engine = make_engine("sqlite://")
     with pytest.raises(ServiceUnavailable, match=r"MLflow not reachable at http://127.0.0.1:1"):
         MlflowManager("http://127.0.0.1:1", engine, 0.0).versions()
+
+
+def log_traffic(settings: Settings, products, hours_ago: float = 1.0) -> None:
+    """Predictions as the API logs them, made by the champion an hour ago."""
+    client = MlflowClient(settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
+    source = client.get_model_version(MODEL_NAME, "1").source
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    pipeline = mlflow.sklearn.load_model(source)
+    probabilities = pipeline.predict_proba(products[["designation", "description"]])
+    at = datetime.now(UTC) - timedelta(hours=hours_ago)
+    engine = make_engine(settings.database_url)
+    write_records(engine, [
+        InferenceRecord(f"r{i}", at, p.designation, p.description,
+                        int(pipeline.classes_[row.argmax()]), float(row.max()), 1, 2.0, "predict")
+        for i, (p, row) in enumerate(zip(products.itertuples(), probabilities, strict=True))
+    ])  # fmt: skip
+    engine.dispose()
+
+
+def test_monitor_retrains_only_above_the_threshold(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert monitor_flow()["verdict"] == "no champion"
+    import_catalogue(settings)
+    train_flow(SMALL, triggered_by="test")  # v1, champion
+    assert monitor_flow()["verdict"] == "not enough traffic"
+    catalogue = generate_catalogue(3_000, seed=2)
+    summer = catalogue[catalogue.prdtypecode.isin([2583, 2582])]
+    log_traffic(settings, summer.sample(400, replace=True, random_state=1))
+
+    calm = monitor_flow(threshold=0.99)  # a threshold nothing passes: report, no retrain
+    assert calm["verdict"] == "no drift" and calm["trained"] is None
+    assert "predicted_code" in calm["drifted_columns"]
+    wave = monitor_flow(threshold=0.05)
+    assert wave["verdict"] == "drift" and wave["trained"]["version"] == 2
+    assert wave["decision"].startswith("drift: retrained as v2, ")
+    engine = make_engine(settings.database_url)
+    with engine.connect() as conn:
+        runs = drift_runs_frame(conn)
+    engine.dispose()
+    assert list(runs.verdict) == ["drift", "no drift"]
+    assert list(runs.decision) == [wave["decision"], "no drift: nothing to do"]
+    assert all((settings.var_dir / "drift" / f).exists() for f in runs.report_file)
+
+
+def test_the_worker_serves_every_deployment_with_its_schedule(prefect_api: str) -> None:
+    for deployment in deployments():
+        deployment.apply(_sync=True)
+    crons = {}
+    for name in (TRAIN_DEPLOYMENT, LOAD_DATA_DEPLOYMENT, MONITOR_DEPLOYMENT):
+        found = requests.get(f"{prefect_api}/deployments/name/{name}", timeout=10).json()
+        crons[name] = [s["schedule"].get("cron") for s in found["schedules"]]
+    assert crons == {
+        TRAIN_DEPLOYMENT: [], LOAD_DATA_DEPLOYMENT: ["0 6 * * 1"],
+        MONITOR_DEPLOYMENT: ["0 9 * * *"],
+    }  # fmt: skip

@@ -1,0 +1,96 @@
+"""The monitor flow: drift of recent traffic against the champion's training data, and a retrain
+when it passes the threshold (the promotion gate then decides whether the new model serves).
+
+Every run that checks drift leaves a row in ``drift_runs`` (with its Evidently report under
+``<var_dir>/drift/``) and the decision taken; a run that cannot check (no champion, too little
+traffic) says why in its result and its logs.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import mlflow
+from mlflow import MlflowClient
+from prefect import flow, get_run_logger
+
+from core import registry
+from core.db.engine import ensure_schema, make_engine
+from core.drift import MIN_ROWS, DriftRun, record_decision, save_drift_run
+from core.flows.train import train_flow
+from core.monitoring import check_drift, current_window, reference_products
+from core.settings import get_settings
+from core.tracking import MODEL_NAME
+
+
+@flow(name="monitor")
+def monitor_flow(
+    window_hours: float = 24.0,
+    retrain: bool = True,
+    threshold: float | None = None,
+    triggered_by: str = "prefect",
+) -> dict:
+    """Check drift on the last ``window_hours`` of predictions; retrain above the threshold.
+
+    Args:
+        window_hours: How far back the inference log is read.
+        retrain: Start the train flow when drift is found (off: only report).
+        threshold: Drift share above which it is drift (default ``RAKUTEN_DRIFT_SHARE_THRESHOLD``).
+        triggered_by: Recorded with the drift run and passed on to training.
+
+    Returns:
+        ``verdict`` (``drift``, ``no drift``, or why nothing was checked), the drift share,
+        the drifted columns, the decision and, after a retrain, the train flow's summary.
+    """
+    settings = get_settings()
+    threshold = settings.drift_share_threshold if threshold is None else threshold
+    logger = get_run_logger()
+    client = MlflowClient(settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
+    champion = registry.champion(registry.list_versions(client))
+    if champion is None:
+        logger.info("No champion yet: nothing to compare traffic with.")
+        return {"verdict": "no champion", "decision": "nothing to check"}
+    engine = make_engine(settings.database_url)
+    try:
+        ensure_schema(engine)
+        end = datetime.now(UTC)
+        start = end - timedelta(hours=window_hours)
+        with engine.connect() as conn:
+            window = current_window(conn, since=start, until=end)
+            params = client.get_run(champion.run_id).data.params if champion.run_id else {}
+            data_rows = params.get("data_rows")
+            reference = reference_products(conn, int(data_rows) if data_rows else None)
+        if len(window) < MIN_ROWS:
+            message = f"{len(window)} prediction(s) in the last {window_hours:g} h: send traffic"
+            logger.info("Not enough traffic to judge drift: %s (at least %s).", message, MIN_ROWS)
+            return {"verdict": "not enough traffic", "decision": message}
+        # The version's logged model, through the tracking store (see api.model for why).
+        source = client.get_model_version(MODEL_NAME, str(champion.version)).source
+        mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+        pipeline = mlflow.sklearn.load_model(source or f"models:/{MODEL_NAME}/{champion.version}")
+        summary, html = check_drift(pipeline, reference, window, threshold)
+        run = DriftRun(summary, start, end, champion.version, triggered_by)
+        run_id = save_drift_run(engine, settings.var_dir / "drift", run, html)
+        logger.info(
+            "Drift share %.0f %% (threshold %.0f %%): %s; drifted: %s", 100 * summary.drift_share,
+            100 * threshold, summary.verdict, ", ".join(summary.drifted_columns) or "none",
+        )  # fmt: skip
+        trained = None
+        if not summary.drifted:
+            decision = "no drift: nothing to do"
+        elif not retrain:
+            decision = "drift: retraining is off for this run"
+        else:
+            logger.info("Drift above the threshold: retraining.")
+            trained = train_flow(triggered_by=f"monitor ({triggered_by})")
+            promoted = "promoted to champion" if trained["promoted"] else "not promoted"
+            decision = f"drift: retrained as v{trained['version']}, {promoted} ({trained['gate']})"
+        record_decision(engine, run_id, decision)
+        logger.info("Decision: %s", decision)
+    finally:
+        engine.dispose()
+    return {
+        "verdict": summary.verdict, "drift_share": summary.drift_share,
+        "drifted_columns": list(summary.drifted_columns), "decision": decision,
+        "drift_run_id": run_id, "trained": trained,
+    }  # fmt: skip
