@@ -34,3 +34,8 @@ PREDICT_FILTER_CODE = "predict_filter_code"
 PREDICT_FILTER_SEARCH = "predict_filter_search"
 PREDICT_FILTER_WINDOW = "predict_filter_window"
 PREDICT_HISTORY_EDITOR = "predict_history_editor"
+
+# Monitoring page
+MONITOR_RUN_ID = "monitor_run_id"  # the monitor flow run this session started and follows
+MONITOR_FLASH = "monitor_flash"
+MONITOR_REPORT = "monitor_report"  # the drift run whose report is shown

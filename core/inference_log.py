@@ -107,6 +107,14 @@ def history(
     return frame
 
 
+def prediction_count(conn: Connection, since: datetime | None = None) -> int:
+    """How many predictions the log holds (since a time)."""
+    query = select(func.count()).select_from(inference_log)
+    if since is not None:
+        query = query.where(inference_log.c.at >= since)
+    return int(conn.execute(query).scalar_one())
+
+
 def is_logged(conn: Connection, request_id: str) -> bool:
     """Whether the prediction ``request_id`` has reached the log (the API writes in batches)."""
     query = select(inference_log.c.id).where(inference_log.c.request_id == request_id)

@@ -11,7 +11,8 @@ import pandas as pd
 from sqlalchemy import Connection, select
 
 from core.db.tables import inference_log, loaded_products
-from core.drift import DriftSummary, compute_drift, drift_frame
+from core.drift import compute_drift, drift_frame
+from core.drift_store import DriftSummary
 from core.train import INPUT_COLUMNS
 
 REFERENCE_ROWS = 5_000

@@ -6,14 +6,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import TypeVar
 
 import pandas as pd
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
-from app.managers.errors import ManagerError, Rejected, ServiceUnavailable
-from core import inference_log
+from app.managers.errors import ManagerError, NotFound, Rejected, ServiceUnavailable
+from core import drift_store, inference_log
 from core.data import loading, queries
 from core.data.importer import (
     DataValidationError,
@@ -109,6 +110,26 @@ class DatabaseManager:
             self._write(lambda: inference_log.record_feedback(self._engine, request_id, true_code))
         except ValueError as exc:
             raise Rejected(str(exc)) from exc
+
+    def prediction_count(self, since: datetime | None = None) -> int:
+        """How many predictions the inference log holds (since a time)."""
+        return self._read(lambda conn: inference_log.prediction_count(conn, since))
+
+    def holdout(self) -> pd.DataFrame:
+        """The fixed holdout (what the traffic simulator draws from)."""
+        return self._read(queries.holdout_frame)
+
+    def drift_runs(self) -> pd.DataFrame:
+        """Every drift check, newest first."""
+        return self._read(drift_store.drift_runs_frame)
+
+    def drift_report(self, report_file: str) -> str:
+        """The Evidently HTML report of one drift check."""
+        path = self._settings.var_dir / "drift" / Path(report_file).name
+        try:
+            return path.read_text(encoding="utf-8")
+        except FileNotFoundError as exc:
+            raise NotFound(f"The report {report_file} is no longer in {path.parent}.") from exc
 
     def examples(self, count: int = 6) -> pd.DataFrame:
         """A few holdout products of different categories, to try predictions with."""

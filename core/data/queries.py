@@ -209,6 +209,17 @@ def search_products(
     return ProductPage(products, total, page, page_size)
 
 
+def holdout_frame(conn: Connection) -> pd.DataFrame:
+    """The whole holdout: designation, description, prdtypecode."""
+    table = holdout_products
+    rows = conn.execute(
+        select(table.c.designation, table.c.description, table.c.prdtypecode).order_by(
+            table.c.productid
+        )
+    ).all()
+    return pd.DataFrame(rows, columns=["designation", "description", "prdtypecode"])
+
+
 def example_products(conn: Connection, count: int = 6) -> pd.DataFrame:
     """The first holdout product (by id) of ``count`` categories spread over the 27."""
     step = max(1, len(CATEGORIES) // count)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.exc import OperationalError
 
-from core.drift import DriftRun, DriftSummary, drift_runs_frame, save_drift_run
+from core.drift_store import DriftRun, DriftSummary, drift_runs_frame, save_drift_run
 
 SUMMARY = DriftSummary(
     0.44, ("predicted_code", "designation"), {"predicted_code": 0.47, "designation": 0.73},

@@ -18,7 +18,7 @@ from core.data import loading
 from core.data.store import import_products
 from core.data.synthetic import generate_catalogue
 from core.db.engine import ensure_schema, make_engine
-from core.drift import drift_runs_frame
+from core.drift_store import drift_runs_frame
 from core.flows.data import load_data_flow
 from core.flows.monitor import monitor_flow
 from core.flows.names import LOAD_DATA_DEPLOYMENT, MONITOR_DEPLOYMENT, TRAIN_DEPLOYMENT
