@@ -23,13 +23,12 @@ os.environ.setdefault("DO_NOT_TRACK", "1")  # Evidently's usage telemetry: nothi
 from evidently import DataDefinition, Dataset, Report  # noqa: E402
 from evidently.presets import DataDriftPreset  # noqa: E402
 
-from core.drift_store import DriftSummary  # noqa: E402
+from core.drift_store import MIN_ROWS, DriftSummary  # noqa: E402
 
 TEXT_COLUMNS = ("designation", "description")
 NUMERIC_COLUMNS = ("confidence", "title_length", "title_words", "digit_share", "upper_share")
 CATEGORICAL_COLUMNS = ("predicted_code", "description_empty")
 COLUMNS = (*TEXT_COLUMNS, *NUMERIC_COLUMNS, *CATEGORICAL_COLUMNS)
-MIN_ROWS = 30  # fewer current rows than this say nothing about a distribution
 
 
 class DriftInputError(ValueError):

@@ -14,6 +14,8 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from core.db.tables import drift_runs
 
+MIN_ROWS = 30  # fewer predictions than this say nothing about a distribution
+
 
 @dataclass(frozen=True)
 class DriftSummary:

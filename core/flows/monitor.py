@@ -16,8 +16,7 @@ from prefect import flow, get_run_logger
 
 from core import registry
 from core.db.engine import ensure_schema, make_engine
-from core.drift import MIN_ROWS
-from core.drift_store import DriftRun, record_decision, save_drift_run
+from core.drift_store import MIN_ROWS, DriftRun, record_decision, save_drift_run
 from core.flows.train import train_flow
 from core.monitoring import check_drift, current_window, reference_products
 from core.settings import get_settings

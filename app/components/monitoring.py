@@ -1,0 +1,97 @@
+"""The Monitoring page's pieces: the verdict, drift over time, the report, the traffic simulator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+import streamlit.components.v1 as components
+
+from app.components.status import format_age
+from core.simulate import SCENARIOS, Scenario
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficRequest:
+    """What the simulator should send."""
+
+    count: int
+    scenario: Scenario
+    strength: float
+
+
+def render_verdict(latest: pd.Series) -> None:
+    """The latest drift check: verdict, share against the threshold, drifted columns, decision."""
+    drifted = latest.verdict == "drift"
+    verdict, share, columns, when = st.columns([1, 1, 2, 1])
+    verdict.metric("Verdict", "drift" if drifted else "no drift")
+    share.metric(
+        "Drift share", f"{latest.drift_share:.0%}", help="share of compared columns that drifted",
+        delta=f"threshold {latest.threshold:.0%}", delta_color="off",
+    )  # fmt: skip
+    columns.metric("Drifted columns", latest.drifted_columns.replace(",", ", ") or "none")
+    when.metric("Checked", format_age(latest["at"].to_pydatetime()))
+    version = f"v{int(latest.champion_version)}" if pd.notna(latest.champion_version) else "—"
+    decision = latest.decision or "(decision pending)"
+    (st.warning if drifted else st.success)(
+        f"**{latest.verdict}** on {latest.current_rows:,} predictions against "
+        f"{latest.reference_rows:,} training products of champion {version} — {decision}",
+        icon=":material/warning:" if drifted else ":material/check_circle:",
+    )
+
+
+def drift_share_chart(runs: pd.DataFrame) -> go.Figure:
+    """Drift share per check over time, with the threshold; drift checks in red."""
+    ordered = runs.sort_values("at")
+    colours = ["#d62728" if v == "drift" else "#2ca02c" for v in ordered["verdict"]]
+    figure = go.Figure(
+        go.Scatter(
+            x=ordered["at"], y=ordered["drift_share"], mode="lines+markers",
+            marker={"color": colours, "size": 10}, line={"color": "#999"},
+            text=ordered["decision"], hovertemplate="%{y:.0%}<br>%{text}<extra></extra>",
+            name="drift share",
+        )
+    )  # fmt: skip
+    figure.add_hline(
+        y=float(ordered["threshold"].iloc[-1]), line_dash="dash", line_color="#d62728",
+        annotation_text="threshold",
+    )  # fmt: skip
+    figure.update_layout(
+        height=260, margin={"l": 0, "r": 0, "t": 30, "b": 0}, title="Drift share over time",
+        yaxis={"range": [0, 1.05], "tickformat": ".0%"}, showlegend=False,
+    )  # fmt: skip
+    return figure
+
+
+def report_picker(runs: pd.DataFrame) -> str:
+    """Choose a check; returns its report file (the latest by default)."""
+    labels = {
+        f"{row.at:%Y-%m-%d %H:%M} UTC · {row.verdict} ({row.drift_share:.0%})": row.report_file
+        for row in runs.itertuples()
+    }
+    chosen = st.selectbox("Report", list(labels), index=0)
+    return labels[chosen]
+
+
+def embed_report(html: str) -> None:
+    """Evidently's own interactive report, in a frame."""
+    components.html(html, height=1000, scrolling=True)
+
+
+def traffic_form(ready: bool) -> TrafficRequest | None:
+    """The simulator's settings; returns them when Send is pressed."""
+    with st.form("simulate"):
+        count_col, scenario_col, strength_col = st.columns([1, 2, 1])
+        count = count_col.number_input("Predictions", 30, 5_000, 500, step=50)
+        scenario = scenario_col.selectbox(
+            "Drift to inject", list(SCENARIOS), format_func=lambda s: SCENARIOS[s]
+        )
+        strength = strength_col.slider("Strength", 0.0, 1.0, 0.7, 0.05,
+                                       help="share of the products the drift touches")  # fmt: skip
+        sent = st.form_submit_button(
+            "Send traffic", icon=":material/send:", disabled=not ready,
+            help=None if ready else "the API is not serving a model",
+        )  # fmt: skip
+    return TrafficRequest(int(count), scenario, float(strength)) if sent else None

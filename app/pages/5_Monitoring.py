@@ -1,0 +1,126 @@
+"""Monitoring: has live traffic drifted from what the champion learnt? Check, retrain, simulate."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app import state
+from app.bootstrap import get_managers
+from app.components.monitoring import (
+    drift_share_chart,
+    embed_report,
+    render_verdict,
+    report_picker,
+    traffic_form,
+)
+from app.components.training import render_flow_run
+from app.managers.errors import ManagerError
+from core.drift_store import MIN_ROWS
+from core.flows.names import DAILY_MONITOR_CRON, MONITOR_DEPLOYMENT
+from core.simulate import SCENARIOS, simulated_traffic
+
+st.set_page_config(page_title="Monitoring · Control Room", page_icon=":material/monitoring:",
+                   layout="wide")  # fmt: skip
+managers = get_managers()
+database, prefect, predictions = managers.database, managers.prefect, managers.predictions
+threshold = managers.settings.drift_share_threshold
+st.title("Monitoring")
+st.caption(
+    f"Drift of the inference log against the champion's training data (Evidently). Above "
+    f"{threshold:.0%} drifted columns (RAKUTEN_DRIFT_SHARE_THRESHOLD) the monitor flow retrains; "
+    f"the promotion gate decides. Scheduled daily (`{DAILY_MONITOR_CRON}`, UTC)."
+)
+if flash := st.session_state.pop(state.MONITOR_FLASH, None):
+    st.success(flash)
+
+try:
+    runs = database.drift_runs()
+    traffic = database.prediction_count()
+except ManagerError as exc:
+    st.error(str(exc))
+    st.stop()
+
+if runs.empty and traffic < MIN_ROWS:
+    st.info(
+        f"No inference traffic to judge yet ({traffic} prediction(s); the check needs at least "
+        f"{MIN_ROWS}). Send traffic first: the simulator below, or the Predictions page.",
+        icon=":material/info:",
+    )
+elif runs.empty:
+    st.info(f"{traffic:,} predictions logged and no drift check yet: run one below.")
+else:
+    render_verdict(runs.iloc[0])
+    st.plotly_chart(drift_share_chart(runs), width="stretch")
+
+st.subheader("Run the monitor now")
+check, retrain, _ = st.columns([1, 1, 2])
+parameters = None
+if check.button("Run drift check now", icon=":material/query_stats:"):
+    parameters = {"retrain": False, "triggered_by": "app"}
+if retrain.button("Run monitor-and-retrain now", icon=":material/autorenew:"):
+    parameters = {"retrain": True, "triggered_by": "app"}
+if parameters is not None:
+    try:
+        started = prefect.trigger(MONITOR_DEPLOYMENT, parameters)
+    except ManagerError as exc:
+        st.error(str(exc))
+    else:
+        st.session_state[state.MONITOR_RUN_ID] = started.id
+
+
+def follow(run_id: str, following: bool) -> None:
+    """The monitor flow run; while it runs, this re-runs alone every 2 s."""
+    try:
+        run, logs = prefect.flow_run(run_id), prefect.logs(run_id)
+    except ManagerError as exc:
+        st.error(str(exc))
+        return
+    render_flow_run(run, logs)
+    if run.finished and following:
+        st.rerun()  # the new check, its report and the chart
+
+
+if run_id := st.session_state.get(state.MONITOR_RUN_ID):
+    try:
+        following = not prefect.flow_run(run_id).finished
+    except ManagerError:
+        following = False
+    with st.container(border=True):
+        st.fragment(follow, run_every=2 if following else None)(run_id, following)
+
+if not runs.empty:
+    st.subheader("Evidently report")
+    try:
+        embed_report(database.drift_report(report_picker(runs)))
+    except ManagerError as exc:
+        st.error(str(exc))
+
+st.subheader("Traffic simulator")
+st.caption(
+    "Sends predictions to the API, drawn from the holdout, with the drift you choose: so drift "
+    "can be shown on demand. They land in the inference log like any other."
+)
+try:
+    ready = predictions.health().model_loaded
+except ManagerError as exc:
+    ready = False
+    st.warning(str(exc))
+request = traffic_form(ready)
+if request is not None:
+    try:
+        products = simulated_traffic(
+            database.holdout(), request.count, request.scenario, request.strength
+        )
+        bar = st.progress(0.0, text=f"0 of {request.count:,} predictions")
+        predictions.predict_batch(
+            products,
+            lambda done, total: bar.progress(done / total, text=f"{done:,} of {total:,} sent"),
+        )
+    except (ManagerError, ValueError) as exc:
+        st.error(str(exc))
+    else:
+        st.session_state[state.MONITOR_FLASH] = (
+            f"Sent {request.count:,} predictions ({SCENARIOS[request.scenario]}). "
+            "Run the drift check to see what they did."
+        )
+        st.rerun()

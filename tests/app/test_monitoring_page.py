@@ -1,0 +1,101 @@
+"""The Monitoring page with fakes for Prefect and the API, and drift runs in a real database."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from app.managers.database import DatabaseManager
+from core.drift_store import DriftRun, DriftSummary, save_drift_run
+from tests.app.conftest import REPO_ROOT
+from tests.fakes import FakePredictionManager, FakePrefectManager
+
+MONITORING = str(REPO_ROOT / "app" / "pages" / "5_Monitoring.py")
+
+
+def page() -> AppTest:
+    return AppTest.from_file(MONITORING, default_timeout=60).run()
+
+
+def button(at: AppTest, prefix: str):
+    return next(b for b in at.button if b.label.startswith(prefix))
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def a_drift_run(database: DatabaseManager, app_settings, share: float, verdict_html: str) -> None:
+    summary = DriftSummary(share, ("predicted_code",) if share > 0.3 else (), {}, 0.3, 5_000, 600)
+    database.prediction_count()  # creates the schema
+    save_drift_run(
+        database._engine, app_settings.var_dir / "drift",
+        DriftRun(summary, None, None, champion_version=2, triggered_by="test"), verdict_html,
+    )  # fmt: skip
+
+
+def test_no_traffic_yet_says_to_send_some_first(database: DatabaseManager) -> None:
+    at = page()
+    assert not at.exception and not at.error
+    assert "No inference traffic to judge yet (0 prediction(s)" in at.info[0].value
+    assert "Send traffic first" in at.info[0].value
+
+
+def test_the_latest_verdict_the_chart_and_the_report(
+    database: DatabaseManager, app_settings
+) -> None:
+    a_drift_run(database, app_settings, 0.11, "<html><body>calm report</body></html>")
+    a_drift_run(database, app_settings, 0.44, "<html><body>wave report</body></html>")
+    at = page()
+    assert not at.exception and not at.error
+    assert metric(at, "Verdict") == "drift" and metric(at, "Drift share") == "44%"
+    assert metric(at, "Drifted columns") == "predicted_code"
+    banner = at.warning[0].value
+    assert "**drift** on 600 predictions against 5,000 training products of champion v2" in banner
+    assert len(at.get("plotly_chart")) == 1
+    assert "wave report" in at.get("iframe")[0].proto.srcdoc
+
+
+def test_run_now_triggers_the_monitor_deployment(
+    database: DatabaseManager, fake_prefect: FakePrefectManager
+) -> None:
+    at = page()
+    button(at, "Run drift check now").click().run()
+    button(at, "Run monitor-and-retrain now").click().run()
+    assert fake_prefect.triggered == [
+        ("monitor/monitor", {"retrain": False, "triggered_by": "app"}),
+        ("monitor/monitor", {"retrain": True, "triggered_by": "app"}),
+    ]
+    assert any("monitor run" in m.value and "Completed" in m.value for m in at.markdown)
+
+
+def test_prefect_down_is_a_readable_error(
+    database: DatabaseManager, fake_prefect: FakePrefectManager
+) -> None:
+    fake_prefect.down = True
+    at = page()
+    button(at, "Run drift check now").click().run()
+    assert not at.exception
+    assert "Prefect not reachable at http://prefect.test/api" in at.error[0].value
+
+
+def test_the_simulator_sends_drifted_traffic_through_the_api(
+    database: DatabaseManager, fake_predictions: FakePredictionManager
+) -> None:
+    database.import_builtin(2_000)
+    at = page()
+    at.selectbox[0].set_value("summer")
+    at.number_input[0].set_value(200)
+    at = at.button[-1].click().run()  # the form's Send traffic
+    assert not at.exception and not at.error
+    assert "Sent 200 predictions (summer wave" in at.success[0].value
+    assert database.prediction_count() == 200
+    assert "No inference traffic" not in " ".join(i.value for i in at.info)
+
+
+def test_the_simulator_is_off_while_the_api_serves_nothing(
+    database: DatabaseManager, fake_predictions: FakePredictionManager
+) -> None:
+    fake_predictions.down = True
+    at = page()
+    assert "Predictor API not reachable" in at.warning[0].value
+    assert at.button[-1].disabled
