@@ -8,6 +8,7 @@ from app.bootstrap import get_managers
 from app.components.status import (
     champion_card,
     database_cards,
+    drift_card,
     flow_runs_card,
     render_status_strip,
     served_card,
@@ -31,8 +32,9 @@ st.caption(
 
 try:
     status = database.status()
+    drift_runs = database.drift_runs()
 except ManagerError as exc:
-    status = None
+    status, drift_runs = None, None
     st.error(str(exc))
 try:
     champion, mlflow_up = champion_of(mlflow.versions()), True
@@ -48,7 +50,9 @@ except ManagerError:
     served = None
 render_status_strip(
     [*database_cards(database.backend, status), champion_card(champion, mlflow_up),
-     served_card(served, champion), flow_runs_card(runs)]
+     served_card(served, champion),
+     drift_card(drift_runs.iloc[0] if drift_runs is not None and not drift_runs.empty else None),
+     flow_runs_card(runs)]
 )  # fmt: skip
 
 st.subheader("Lifecycle")
@@ -64,6 +68,11 @@ st.page_link(
 st.page_link(
     "pages/4_Predictions.py", label="**Predictions** — classify products live or in batch, "
     "review the history and give feedback", icon=":material/bolt:",
+)  # fmt: skip
+
+st.page_link(
+    "pages/5_Monitoring.py", label="**Monitoring** — drift of live traffic, Evidently reports, "
+    "retraining, the traffic simulator", icon=":material/monitoring:",
 )  # fmt: skip
 
 st.subheader("Tools")

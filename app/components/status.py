@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+import pandas as pd
 import streamlit as st
 
 from app.records import ApiHealth, FlowRunInfo
@@ -100,6 +101,18 @@ def served_card(health: ApiHealth | None, champion: VersionInfo | None) -> Statu
         )  # fmt: skip
     loaded = f"loaded {format_age(health.loaded_at)}" if health.loaded_at else ""
     return StatusCard("Served model", f"{served} = champion", loaded, "ok")
+
+
+def drift_card(latest: pd.Series | None) -> StatusCard:
+    """The last drift check's verdict and share (``latest`` is None before any check)."""
+    if latest is None:
+        return StatusCard("Last drift check", "none yet", "run one on the Monitoring page", "idle")
+    drifted = latest.verdict == "drift"
+    return StatusCard(
+        "Last drift check", f"{latest.verdict} · {latest.drift_share:.0%}",
+        f"{format_age(latest['at'].to_pydatetime())} · threshold {latest.threshold:.0%}",
+        "warn" if drifted else "ok",
+    )  # fmt: skip
 
 
 def flow_runs_card(runs: list[FlowRunInfo] | None) -> StatusCard:

@@ -99,3 +99,11 @@ def test_the_simulator_is_off_while_the_api_serves_nothing(
     at = page()
     assert "Predictor API not reachable" in at.warning[0].value
     assert at.button[-1].disabled
+
+
+def test_home_shows_the_last_drift_check(database: DatabaseManager, app_settings) -> None:
+    at = AppTest.from_file(str(REPO_ROOT / "app" / "Home.py"), default_timeout=60).run()
+    assert any("none yet" in m.value for m in at.markdown)
+    a_drift_run(database, app_settings, 0.44, "<html></html>")
+    at = AppTest.from_file(str(REPO_ROOT / "app" / "Home.py"), default_timeout=60).run()
+    assert not at.exception and any("drift · 44%" in m.value for m in at.markdown)
