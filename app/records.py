@@ -36,6 +36,18 @@ class FlowRunInfo:
         return self.state_type in FAILED
 
 
+@dataclass(frozen=True)
+class DeploymentInfo:
+    """A Prefect deployment: its schedules, whether it is paused, its next and latest runs."""
+
+    name: str  # flow/deployment
+    id: str
+    schedules: tuple[str, ...]  # cron expressions
+    paused: bool
+    next_run: datetime | None
+    recent: tuple[FlowRunInfo, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class LogLine:
     """One log record of a flow run."""

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from app.managers.errors import NotFound, Rejected, ServiceUnavailable
 from app.managers.experiments import RUN_COLUMNS
-from app.records import ApiHealth, FlowRunInfo, LogLine, PredictionResult, RunDetail
+from app.records import ApiHealth, DeploymentInfo, FlowRunInfo, LogLine, PredictionResult, RunDetail
 from core import registry
 from core.data.categories import CATEGORY_BY_CODE
 from core.db.engine import ensure_schema
@@ -147,6 +147,7 @@ class FakePrefectManager:
         self.triggered: list[tuple[str, dict[str, Any]]] = []
         self.runs: dict[str, FlowRunInfo] = {}
         self.outcome = ("COMPLETED", "Completed", "")
+        self.paused: set[str] = set()
         self._ids = itertools.count(1)
 
     def trigger(self, deployment: str, parameters: dict[str, Any]) -> FlowRunInfo:
@@ -171,6 +172,21 @@ class FakePrefectManager:
     def recent_runs(self, limit: int = 10) -> list[FlowRunInfo]:
         self._check()
         return list(self.runs.values())[::-1][:limit]
+
+    def deployments(self, recent: int = 5) -> list[DeploymentInfo]:
+        self._check()
+        crons = {"train/train": (), "load-data/load-data": ("0 6 * * 1",),
+                 "monitor/monitor": ("0 9 * * *",)}  # fmt: skip
+        return [
+            DeploymentInfo(name, f"dep-{name}", crons[name], name in self.paused,
+                           NOW if crons[name] else None,
+                           tuple(r for r in self.runs.values() if name.startswith(r.flow)))
+            for name in crons
+        ]  # fmt: skip
+
+    def set_paused(self, deployment: str, paused: bool) -> None:
+        self._check()
+        (self.paused.add if paused else self.paused.discard)(deployment)
 
     def _check(self) -> None:
         if self.down:

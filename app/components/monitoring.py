@@ -10,7 +10,11 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 from app.components.status import format_age
+from app.records import DeploymentInfo
 from core.simulate import SCENARIOS, Scenario
+
+STATE_DOTS = {"COMPLETED": "🟢", "FAILED": "🔴", "CRASHED": "🔴", "CANCELLED": "⚫",
+              "RUNNING": "🔵", "PENDING": "🟡", "SCHEDULED": "⚪"}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,3 +99,33 @@ def traffic_form(ready: bool) -> TrafficRequest | None:
             help=None if ready else "the API is not serving a model",
         )  # fmt: skip
     return TrafficRequest(int(count), scenario, float(strength)) if sent else None
+
+
+def deployments_table(deployments: list[DeploymentInfo]) -> str | None:
+    """The deployments with schedule, state, next run and latest runs; a pause/resume button
+    per scheduled one. Returns the deployment whose button was pressed."""
+    pressed = None
+    for deployment in deployments:
+        name, schedule, runs, action = st.columns([2, 2, 3, 1])
+        name.markdown(
+            f"**{deployment.name}**" + (" · :orange[paused]" if deployment.paused else "")
+        )
+        if deployment.schedules:
+            upcoming = (
+                f"next {deployment.next_run:%Y-%m-%d %H:%M} UTC" if deployment.next_run and
+                not deployment.paused else "no run scheduled"
+            )  # fmt: skip
+            schedule.markdown(f"`{', '.join(deployment.schedules)}` (UTC) · {upcoming}")
+        else:
+            schedule.markdown("on demand")
+        states = (
+            " ".join(f"{STATE_DOTS.get(r.state_type, '⚪')}" for r in deployment.recent)
+            or "no runs yet"
+        )
+        runs.markdown(f"latest runs: {states}", help="newest first; 🟢 completed, 🔴 failed")
+        if deployment.schedules and action.button(
+            "Resume" if deployment.paused else "Pause", key=f"pause-{deployment.name}",
+            icon=":material/play_arrow:" if deployment.paused else ":material/pause:",
+        ):  # fmt: skip
+            pressed = deployment.name
+    return pressed

@@ -6,13 +6,13 @@ server is slow or down, and the app needs none of the Prefect SDK's global setti
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
 
 from app.managers.errors import ManagerError, NotFound, Rejected, ServiceUnavailable
-from app.records import FlowRunInfo, LogLine
+from app.records import DeploymentInfo, FlowRunInfo, LogLine
 
 
 class PrefectManager:
@@ -66,6 +66,41 @@ class PrefectManager:
         flows = self._flow_names({r["flow_id"] for r in runs})
         return [_flow_run(r, flows.get(r["flow_id"], "")) for r in runs]
 
+    def deployments(self, recent: int = 5) -> list[DeploymentInfo]:
+        """This project's deployments with their schedules, next run and latest runs."""
+        found = self._call("POST", "/deployments/filter", {"sort": "NAME_ASC", "limit": 50})
+        flows = self._flow_names({d["flow_id"] for d in found})
+        infos = []
+        for deployment in found:
+            runs = self._call("POST", "/flow_runs/filter", {
+                "deployments": {"id": {"any_": [deployment["id"]]}},
+                "sort": "EXPECTED_START_TIME_DESC", "limit": 30,
+            })  # fmt: skip
+            flow = flows.get(deployment["flow_id"], "")
+            scheduled = [r for r in runs if (r.get("state") or {}).get("type") == "SCHEDULED"]
+            done = [_flow_run(r, flow) for r in runs if r not in scheduled][:recent]
+            upcoming = min((_time(r.get("expected_start_time")) for r in scheduled), default=None,
+                           key=lambda t: t or datetime.max.replace(tzinfo=UTC))  # fmt: skip
+            infos.append(
+                DeploymentInfo(
+                    name=f"{flow}/{deployment['name']}", id=deployment["id"],
+                    schedules=tuple(
+                        str((s.get("schedule") or {}).get("cron") or s.get("schedule"))
+                        for s in deployment.get("schedules") or []
+                    ),
+                    paused=bool(deployment.get("paused")), next_run=upcoming, recent=tuple(done),
+                )
+            )  # fmt: skip
+        return infos
+
+    def set_paused(self, deployment: str, paused: bool) -> None:
+        """Pause (no scheduled runs) or resume ``flow/deployment``."""
+        found = self._call(
+            "GET", f"/deployments/name/{deployment}", what=f"deployment {deployment}"
+        )
+        action = "pause_deployment" if paused else "resume_deployment"
+        self._call("POST", f"/deployments/{found['id']}/{action}")
+
     def _flow_names(self, ids: set[str]) -> dict[str, str]:
         if not ids:
             return {}
@@ -88,7 +123,7 @@ class PrefectManager:
             raise Rejected(f"Prefect refused the request: {_detail(response)}")
         if response.status_code >= 400:
             raise ManagerError(f"Prefect answered {response.status_code}: {_detail(response)}")
-        return response.json()
+        return response.json() if response.content else None
 
 
 def _detail(response: requests.Response) -> str:

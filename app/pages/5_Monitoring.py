@@ -7,6 +7,7 @@ import streamlit as st
 from app import state
 from app.bootstrap import get_managers
 from app.components.monitoring import (
+    deployments_table,
     drift_share_chart,
     embed_report,
     render_verdict,
@@ -87,6 +88,25 @@ if run_id := st.session_state.get(state.MONITOR_RUN_ID):
         following = False
     with st.container(border=True):
         st.fragment(follow, run_every=2 if following else None)(run_id, following)
+
+with st.expander("Deployments and schedules", icon=":material/schedule:"):
+    try:
+        deployments = prefect.deployments()
+    except ManagerError as exc:
+        st.error(str(exc))
+    else:
+        toggled = deployments_table(deployments)
+        if toggled is not None:
+            paused = not next(d for d in deployments if d.name == toggled).paused
+            try:
+                prefect.set_paused(toggled, paused)
+            except ManagerError as exc:
+                st.error(str(exc))
+            else:
+                st.session_state[state.MONITOR_FLASH] = (
+                    f"{toggled} {'paused' if paused else 'resumed'}."
+                )
+                st.rerun()
 
 if not runs.empty:
     st.subheader("Evidently report")

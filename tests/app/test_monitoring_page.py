@@ -107,3 +107,15 @@ def test_home_shows_the_last_drift_check(database: DatabaseManager, app_settings
     a_drift_run(database, app_settings, 0.44, "<html></html>")
     at = AppTest.from_file(str(REPO_ROOT / "app" / "Home.py"), default_timeout=60).run()
     assert not at.exception and any("drift · 44%" in m.value for m in at.markdown)
+
+
+def test_deployments_show_their_schedules_and_pause(
+    database: DatabaseManager, fake_prefect: FakePrefectManager
+) -> None:
+    at = page()
+    text = " ".join(m.value for m in at.markdown)
+    assert "`0 9 * * *` (UTC)" in text and "`0 6 * * 1` (UTC)" in text and "on demand" in text
+    at.button(key="pause-monitor/monitor").click().run()
+    assert fake_prefect.paused == {"monitor/monitor"}
+    assert "monitor/monitor paused." in at.success[0].value
+    assert at.button(key="pause-monitor/monitor").label == "Resume"

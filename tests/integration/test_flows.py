@@ -205,3 +205,18 @@ def test_the_worker_serves_every_deployment_with_its_schedule(prefect_api: str) 
         TRAIN_DEPLOYMENT: [], LOAD_DATA_DEPLOYMENT: ["0 6 * * 1"],
         MONITOR_DEPLOYMENT: ["0 9 * * *"],
     }  # fmt: skip
+
+
+def test_prefect_manager_lists_deployments_and_pauses_them(prefect_api: str) -> None:
+    for deployment in deployments():
+        deployment.apply(_sync=True)
+    manager = PrefectManager(prefect_api)
+    found = {d.name: d for d in manager.deployments()}
+    assert found[MONITOR_DEPLOYMENT].schedules == ("0 9 * * *",)
+    assert found[TRAIN_DEPLOYMENT].schedules == () and not found[MONITOR_DEPLOYMENT].paused
+    manager.set_paused(MONITOR_DEPLOYMENT, True)
+    assert {d.name: d.paused for d in manager.deployments()}[MONITOR_DEPLOYMENT] is True
+    manager.set_paused(MONITOR_DEPLOYMENT, False)
+    assert {d.name: d.paused for d in manager.deployments()}[MONITOR_DEPLOYMENT] is False
+    with pytest.raises(NotFound, match="deployment nope/nope"):
+        manager.set_paused("nope/nope", True)
