@@ -39,3 +39,5 @@ PREDICT_HISTORY_EDITOR = "predict_history_editor"
 MONITOR_RUN_ID = "monitor_run_id"  # the monitor flow run this session started and follows
 MONITOR_FLASH = "monitor_flash"
 MONITOR_REPORT = "monitor_report"  # the drift run whose report is shown
+MONITOR_SCRAPES = "monitor_scrapes"  # the API /metrics reads of this session, oldest first
+MONITOR_AUTO = "monitor_auto"

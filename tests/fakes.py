@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,7 @@ from core.data.categories import CATEGORY_BY_CODE
 from core.db.engine import ensure_schema
 from core.inference_log import InferenceRecord, write_records
 from core.registry import CHAMPION, GateVerdict, Promotion, VersionInfo
+from core.service_metrics import Scrape
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
@@ -205,6 +206,7 @@ class FakePredictionManager:
         self.version: int | None = 1
         self.last_error: str | None = None
         self.reloads = 0
+        self.scrapes = 0
         self.log_delay = 0.0  # seconds before a prediction reaches the log, as with the API
         self.requests: list[str] = []
         self._engine = engine
@@ -240,6 +242,16 @@ class FakePredictionManager:
             "probability": 0.9, "model_version": self.version,
         })  # fmt: skip
         return pd.concat([products.reset_index(drop=True), found], axis=1)
+
+    def scrape(self) -> Scrape:
+        self._check()
+        self.scrapes += 1
+        n = float(self.scrapes)
+        return Scrape(
+            NOW + timedelta(seconds=5 * n), {("/predict", "200"): 10 * n, ("/predict", "503"): n},
+            {0.001: 5 * n, 0.005: 10 * n, float("inf"): 11 * n},
+            {"Pools & accessories": 8 * n, "Used books": 3 * n},
+        )  # fmt: skip
 
     def reload(self) -> ApiHealth:
         self._check()

@@ -8,6 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 import streamlit.components.v1 as components
+from plotly.subplots import make_subplots
 
 from app.components.status import format_age
 from app.records import DeploymentInfo
@@ -129,3 +130,27 @@ def deployments_table(deployments: list[DeploymentInfo]) -> str | None:
         ):  # fmt: skip
             pressed = deployment.name
     return pressed
+
+
+def health_charts(history: pd.DataFrame, predictions: dict[str, float]) -> None:
+    """Request rate, p95 latency and error rate over time; predictions by class in the window."""
+    latest = history.iloc[-1]
+    rate, p95, errors = st.columns(3)
+    rate.metric("Prediction requests", f"{latest.request_rate:.1f}/s")
+    p95.metric("p95 latency", f"{latest.p95_ms:.1f} ms" if pd.notna(latest.p95_ms) else "—")
+    errors.metric("Error rate (5xx)", f"{latest.error_rate:.1%}")
+    figure = make_subplots(rows=1, cols=3, subplot_titles=("requests/s", "p95 ms", "5xx share"))
+    for col, column in enumerate(("request_rate", "p95_ms", "error_rate"), start=1):
+        figure.add_trace(go.Scatter(x=history["at"], y=history[column], mode="lines+markers",
+                                    showlegend=False), row=1, col=col)  # fmt: skip
+    figure.update_layout(height=220, margin={"l": 0, "r": 0, "t": 30, "b": 0})
+    st.plotly_chart(figure, width="stretch")
+    if predictions:
+        ordered = sorted(predictions.items(), key=lambda item: item[1])
+        bars = go.Figure(go.Bar(x=[v for _, v in ordered], y=[k for k, _ in ordered],
+                                orientation="h"))  # fmt: skip
+        bars.update_layout(
+            height=40 + 22 * len(ordered), margin={"l": 0, "r": 0, "t": 30, "b": 0},
+            title="Predictions by class since this page started watching",
+        )  # fmt: skip
+        st.plotly_chart(bars, width="stretch")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -16,6 +16,7 @@ import requests
 
 from app.managers.errors import ManagerError, Rejected, ServiceUnavailable
 from app.records import ApiHealth, PredictionResult
+from core.service_metrics import Scrape, parse_scrape
 
 BATCH_COLUMNS = ("request_id", "code", "category", "probability")
 Progress = Callable[[int, int], None]
@@ -92,6 +93,18 @@ class PredictionManager:
             progress(min(start + self._batch_size, total), total)
         found = pd.DataFrame(answers, columns=[*BATCH_COLUMNS, "model_version"])
         return pd.concat([products.reset_index(drop=True), found], axis=1)
+
+    def scrape(self) -> Scrape:
+        """The API's counters now (its Prometheus ``/metrics``), for request and error rates."""
+        try:
+            response = self._http.get(f"{self.api_url}/metrics", timeout=3)
+            response.raise_for_status()
+        except requests.RequestException as exc:
+            raise ServiceUnavailable(
+                f"Predictor API metrics not readable at {self.api_url}/metrics "
+                f"({type(exc).__name__}). Start the API with `make run` or `make api`."
+            ) from exc
+        return parse_scrape(response.text, datetime.now(UTC))
 
     def reload(self) -> ApiHealth:
         """Ask the API to check the champion alias now (after a promotion or a rollback)."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+
+import pandas as pd
 import streamlit as st
 
 from app import state
@@ -10,6 +13,7 @@ from app.components.monitoring import (
     deployments_table,
     drift_share_chart,
     embed_report,
+    health_charts,
     render_verdict,
     report_picker,
     traffic_form,
@@ -18,6 +22,7 @@ from app.components.training import render_flow_run
 from app.managers.errors import ManagerError
 from core.drift_store import MIN_ROWS
 from core.flows.names import DAILY_MONITOR_CRON, MONITOR_DEPLOYMENT
+from core.service_metrics import window_stats
 from core.simulate import SCENARIOS, simulated_traffic
 
 st.set_page_config(page_title="Monitoring · Control Room", page_icon=":material/monitoring:",
@@ -114,6 +119,35 @@ if not runs.empty:
         embed_report(database.drift_report(report_picker(runs)))
     except ManagerError as exc:
         st.error(str(exc))
+
+st.subheader("Service health")
+auto = st.toggle("Auto-refresh every 5 s", key=state.MONITOR_AUTO)
+
+
+def service_health() -> None:
+    """Scrape the API's /metrics; rates come from consecutive scrapes of this session."""
+    try:
+        scrape = predictions.scrape()
+    except ManagerError as exc:
+        st.warning(str(exc))
+        return
+    scrapes = st.session_state.setdefault(state.MONITOR_SCRAPES, [])
+    scrapes.append(scrape)
+    del scrapes[:-120]  # ten minutes at 5 s
+    if len(scrapes) < 2:
+        st.caption("Reading the API's metrics: rates appear from the next refresh on.")
+        return
+    windows = [window_stats(a, b) for a, b in itertools.pairwise(scrapes)]
+    history = pd.DataFrame(
+        {"at": [s.at for s in scrapes[1:]], "request_rate": [w.request_rate for w in windows],
+         "p95_ms": [w.p95_ms for w in windows], "error_rate": [w.error_rate for w in windows]}
+    )  # fmt: skip
+    health_charts(history, window_stats(scrapes[0], scrapes[-1]).predictions)
+
+
+st.fragment(service_health, run_every=5 if auto else None)()
+if not auto:
+    st.button("Refresh the metrics", icon=":material/refresh:")
 
 st.subheader("Traffic simulator")
 st.caption(

@@ -14,6 +14,7 @@ import uvicorn
 from api.main import create_app
 from app.managers.errors import Rejected, ServiceUnavailable
 from app.managers.predictions import PredictionManager
+from core.service_metrics import window_stats
 from tests.api.conftest import TOKEN, ModelStore, api_settings
 from tests.ports import free_port
 
@@ -93,3 +94,12 @@ def test_no_model_names_the_reason(serve, tmp_path: Path) -> None:
         match=r"serves no model \(no model loaded: no champion yet.*\)\. Promote",
     ):
         manager.predict("Piscine")
+
+
+def test_service_health_from_two_scrapes_of_the_real_api(api: PredictionManager) -> None:
+    before = api.scrape()
+    for _ in range(4):
+        api.predict("Piscine ronde")
+    stats = window_stats(before, api.scrape())
+    assert stats.request_rate > 0 and stats.error_rate == 0 and stats.p95_ms is not None
+    assert stats.predictions == {"Pools & accessories": 4}

@@ -119,3 +119,23 @@ def test_deployments_show_their_schedules_and_pause(
     assert fake_prefect.paused == {"monitor/monitor"}
     assert "monitor/monitor paused." in at.success[0].value
     assert at.button(key="pause-monitor/monitor").label == "Resume"
+
+
+def test_service_health_from_the_api_metrics(
+    database: DatabaseManager, fake_predictions: FakePredictionManager
+) -> None:
+    at = page()
+    assert any("rates appear from the next refresh" in c.value for c in at.caption)
+    at = at.run()  # every run scrapes again
+    assert metric(at, "Prediction requests") == "2.2/s"  # 11 requests in 5 s
+    assert metric(at, "Error rate (5xx)") == "9.1%"
+    assert metric(at, "p95 latency") != "—"
+
+
+def test_service_health_with_the_api_down(
+    database: DatabaseManager, fake_predictions: FakePredictionManager
+) -> None:
+    fake_predictions.down = True
+    at = page()
+    assert not at.exception
+    assert sum("Predictor API not reachable at http://api.test" in w.value for w in at.warning) == 2
