@@ -1,6 +1,7 @@
 """Training and serving in a real browser against `make run` (MLflow, Prefect, the worker and the
 API all running): train, watch the run complete, promote, see the champion; train again, roll
-back; then classify a product with the served champion, mark feedback, find it in the history.
+back; then classify a product with the served champion, mark feedback, find it in the history;
+then send drifted traffic, run the drift check and read the verdict and Evidently's report.
 
 The tests run in file order and share one `make run`: the second needs the first's champion."""
 
@@ -88,3 +89,25 @@ def test_predict_with_the_champion_and_give_feedback(page: Page, app_url: str) -
 
     page.goto(app_url)
     expect(page.get_by_text("v1 = champion")).to_be_visible()  # Home: served matches champion
+
+
+def test_simulate_drifted_traffic_and_see_the_drift_report(page: Page, app_url: str) -> None:
+    page.goto(f"{app_url}/Monitoring")
+    expect(page.get_by_role("heading", name="Traffic simulator")).to_be_visible()
+    page.get_by_test_id("stSelectbox").filter(has_text="Drift to inject").click()
+    page.keyboard.type("summer wave")
+    page.keyboard.press("Enter")
+    page.get_by_role("spinbutton", name="Predictions").fill("300")
+    page.get_by_role("button", name="Send traffic").click()
+    expect(page.get_by_text(re.compile(r"Sent 300 predictions \(summer wave"))).to_be_visible()
+
+    page.get_by_role("button", name="Run drift check now").click()
+    panel = page.get_by_text(re.compile(r"monitor run \S+ — \w+"))
+    expect(panel).to_be_visible()  # followed live while it runs
+    expect(panel).to_contain_text("— Completed", timeout=FLOW_TIMEOUT)
+    expect(metric(page, "Verdict")).to_have_text("drift")
+    report = page.frame_locator('[data-testid="stIFrame"]').locator("body")
+    expect(report).to_contain_text("predicted_code", timeout=60_000)  # Evidently's own report
+
+    page.goto(app_url)
+    expect(page.get_by_text(re.compile(r"^drift · \d+%$"))).to_be_visible()  # Home's card
