@@ -12,6 +12,7 @@ from app.managers.database import DatabaseManager
 from app.managers.experiments import MlflowManager
 from app.managers.flows import PrefectManager
 from app.managers.predictions import PredictionManager
+from app.managers.prometheus import PrometheusManager
 from core.db.engine import make_engine
 from core.settings import Settings, describe_settings_error, get_settings
 
@@ -25,6 +26,7 @@ class Managers:
     mlflow: MlflowManager
     prefect: PrefectManager
     predictions: PredictionManager
+    prometheus: PrometheusManager | None = None  # None: service health from the API's /metrics
 
 
 @st.cache_resource(show_spinner=False)
@@ -42,6 +44,7 @@ def _build() -> Managers:
         predictions=PredictionManager(
             settings.api_url, settings.api_token, batch_size=min(100, settings.api_batch_limit)
         ),
+        prometheus=PrometheusManager(settings.prometheus_url) if settings.prometheus_url else None,
     )
 
 

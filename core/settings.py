@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     prefect_api_url: str = Field("http://127.0.0.1:4200/api", description="Prefect server API")
     api_url: str = Field("http://127.0.0.1:8000", description="Predictor API base URL")
     app_port: int = Field(8501, ge=1, le=65535, description="Port of the Streamlit app")
+    prometheus_url: str = Field(
+        "", description="Prometheus server; empty: service health is read from the API itself"
+    )
     api_token: str = Field(
         "", description="Bearer token of the API's reload endpoint; empty disables the endpoint"
     )

@@ -286,3 +286,19 @@ class FakePredictionManager:
                 "Predictor API not reachable at http://api.test (ConnectionError). Start it with "
                 "`make run` (all services) or `make api`, or set RAKUTEN_API_URL."
             )
+
+
+class FakePrometheusManager:
+    """Two points of each series, as Prometheus would answer."""
+
+    def __init__(self) -> None:
+        self.url = "http://prometheus.test"
+
+    def health_history(self, minutes: int = 15, step_seconds: int = 15) -> pd.DataFrame:
+        at = [NOW, NOW + timedelta(seconds=step_seconds)]
+        return pd.DataFrame(
+            {"at": at, "request_rate": [3.0, 4.0], "p95_ms": [4.2, 4.8], "error_rate": [0.0, 0.25]}
+        )
+
+    def predictions_by_class(self, minutes: int = 15) -> dict[str, float]:
+        return {"Pools & accessories": 40.0}

@@ -151,6 +151,6 @@ def health_charts(history: pd.DataFrame, predictions: dict[str, float]) -> None:
                                 orientation="h"))  # fmt: skip
         bars.update_layout(
             height=40 + 22 * len(ordered), margin={"l": 0, "r": 0, "t": 30, "b": 0},
-            title="Predictions by class since this page started watching",
+            title="Predictions by class in the window",
         )  # fmt: skip
         st.plotly_chart(bars, width="stretch")

@@ -125,7 +125,21 @@ auto = st.toggle("Auto-refresh every 5 s", key=state.MONITOR_AUTO)
 
 
 def service_health() -> None:
-    """Scrape the API's /metrics; rates come from consecutive scrapes of this session."""
+    """From Prometheus when one is configured; else scrape the API's /metrics, and take rates
+    from consecutive scrapes of this session."""
+    if managers.prometheus is not None:
+        try:
+            history = managers.prometheus.health_history()
+            by_class = managers.prometheus.predictions_by_class()
+        except ManagerError as exc:
+            st.warning(str(exc))
+            return
+        if history.empty:
+            st.caption(f"Prometheus at {managers.prometheus.url} has no API series yet.")
+            return
+        st.caption(f"From Prometheus at {managers.prometheus.url}, last 15 minutes.")
+        health_charts(history, by_class)
+        return
     try:
         scrape = predictions.scrape()
     except ManagerError as exc:

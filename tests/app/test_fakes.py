@@ -9,7 +9,13 @@ import pytest
 from app.managers.experiments import MlflowManager
 from app.managers.flows import PrefectManager
 from app.managers.predictions import PredictionManager
-from tests.fakes import FakeMlflowManager, FakePredictionManager, FakePrefectManager
+from app.managers.prometheus import PrometheusManager
+from tests.fakes import (
+    FakeMlflowManager,
+    FakePredictionManager,
+    FakePrefectManager,
+    FakePrometheusManager,
+)
 
 
 def public(cls: type) -> dict[str, inspect.Signature]:
@@ -26,6 +32,7 @@ def public(cls: type) -> dict[str, inspect.Signature]:
         (MlflowManager, FakeMlflowManager),
         (PrefectManager, FakePrefectManager),
         (PredictionManager, FakePredictionManager),
+        (PrometheusManager, FakePrometheusManager),
     ],
 )
 def test_fake_has_every_public_method_with_the_same_parameters(real: type, fake: type) -> None:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
 from streamlit.testing.v1 import AppTest
 
+import app.bootstrap
+from app.bootstrap import Managers
 from app.managers.database import DatabaseManager
 from core.drift_store import DriftRun, DriftSummary, save_drift_run
 from tests.app.conftest import REPO_ROOT
-from tests.fakes import FakePredictionManager, FakePrefectManager
+from tests.fakes import FakePredictionManager, FakePrefectManager, FakePrometheusManager
 
 MONITORING = str(REPO_ROOT / "app" / "pages" / "5_Monitoring.py")
 
@@ -139,3 +144,19 @@ def test_service_health_with_the_api_down(
     at = page()
     assert not at.exception
     assert sum("Predictor API not reachable at http://api.test" in w.value for w in at.warning) == 2
+
+
+def test_service_health_from_prometheus_when_configured(
+    database: DatabaseManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build = app.bootstrap._build
+
+    def with_prometheus() -> Managers:
+        return dataclasses.replace(build(), prometheus=FakePrometheusManager())  # type: ignore[arg-type]
+
+    monkeypatch.setattr(app.bootstrap, "_build", with_prometheus)
+    at = page()
+    assert not at.exception
+    assert any("From Prometheus at http://prometheus.test" in c.value for c in at.caption)
+    assert metric(at, "Prediction requests") == "4.0/s" and metric(at, "p95 latency") == "4.8 ms"
+    assert metric(at, "Error rate (5xx)") == "25.0%"
