@@ -18,12 +18,12 @@ the frames are not part of the measured time. Sizes: base 5,000 reference / 2,00
 
 Each measurement is a fresh interpreter that loads the two frames, imports ``core.drift``, reads
 its resident memory (``VmRSS``), then times one ``compute_drift(reference, current, 0.5)`` call —
-the first in the process, as the monitor flow's — and reads its peak memory (``ru_maxrss``). The
-split of that same call comes from timers wrapped around Evidently's ``Report.run``,
-``Snapshot.dict`` (what the summary is read from) and ``Snapshot.get_html_str`` (the HTML report),
-nothing else changed. A second call in the same process gives the warm time. Base and 4× runs
-alternate (``--repeat`` each) so that a drift of the shared machine weighs on both alike; the
-tables give the median and the min–max range.
+the first in the process, as the monitor flow's — with its CPU time (``process_time``, all
+threads), and reads its peak memory (``ru_maxrss``). The split of that same call comes from timers
+wrapped around Evidently's ``Report.run``, ``Snapshot.dict`` (what the summary is read from) and
+``Snapshot.get_html_str`` (the HTML report), nothing else changed. A second call in the same
+process gives the warm time. Base and 4× runs alternate (``--repeat`` each) so that a drift of the
+shared machine weighs on both alike; the tables give the median and the min–max range.
 
 The parent process imports nothing heavy: on Linux a child's ``ru_maxrss`` starts at its parent's
 peak (it survives ``exec``), so a fat parent would inflate every child's number.
@@ -179,11 +179,11 @@ def work_measure(tmp: Path, size: str) -> dict[str, Any]:
     Snapshot.get_html_str = _timed(Snapshot.get_html_str, times, peaks, "html")
 
     rss_before_mib, peak_before_mib = current_rss_mib(), peak_rss_mib()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     summary, html = compute_drift(reference, current, THRESHOLD)
-    wall_s = time.perf_counter() - start
+    wall_s, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
     peak_mib = peak_rss_mib()
-    cold = {"wall_s": wall_s, "parts": dict(times), "peaks": dict(peaks)}
+    cold = {"wall_s": wall_s, "cpu_s": cpu_s, "parts": dict(times), "peaks": dict(peaks)}
     del html
     times.clear()
     start = time.perf_counter()
@@ -300,6 +300,12 @@ def report(prep: dict, runs: dict[str, list[dict]], repeat: int, load: float) ->
             ".2f",
             "s",
         ),
+        row(
+            "CPU time of the call (all threads; less sensitive to the shared machine's load)",
+            lambda r: r["cold"]["cpu_s"],
+            ".2f",
+            "s",
+        ),
         row("second call in the same process (warm)", lambda r: r["warm"]["wall_s"], ".2f", "s"),
         row("**peak memory** (`ru_maxrss`, whole process)", lambda r: r["peak_mib"], ",.0f", "MiB"),
         row(
@@ -329,12 +335,20 @@ def report(prep: dict, runs: dict[str, list[dict]], repeat: int, load: float) ->
     first = base[0]
     lines += [
         f"{verdict} 4× the rows cost ×{wall_g / wall_b:.2f} the time ({wall_b:.1f} → "
-        f"{wall_g:.1f} s; `Report.run` ×{run_g / run_b:.2f}) and ×"
+        f"{wall_g:.1f} s; `Report.run` ×{run_g / run_b:.2f}; CPU time ×"
+        f"{med(big, lambda r: r['cold']['cpu_s']) / med(base, lambda r: r['cold']['cpu_s']):.2f}"
+        ") and ×"
         f"{med(big, lambda r: r['peak_mib']) / med(base, lambda r: r['peak_mib']):.2f} the peak "
         f"memory (increment ×{med(big, inc) / med(base, inc):.2f}). HTML rendering takes "
         f"{html_b:.2f} s at the base size and the report is about "
         f"{med(base, lambda r: r['html_bytes']) / 1e6:.1f} MB whatever the rows (Evidently's "
         "JavaScript bundle plus fixed-size histograms).",
+        f"Memory: the peak before the call ({med(base, lambda r: r['peak_before_mib']):,.0f} / "
+        f"{med(big, lambda r: r['peak_before_mib']):,.0f} MiB) was the resident memory, so the "
+        "increment is the call's own; rendering the HTML (report JSON + page string) raises the "
+        f"peak by {med(base, lambda r: r['peak_mib'] - r['cold']['peaks']['run']):,.0f} / "
+        f"{med(big, lambda r: r['peak_mib'] - r['cold']['peaks']['run']):,.0f} MiB above "
+        "`Report.run`'s.",
         f"Sanity: drift share {first['drift_share']:.2f} at the base size, drifted: "
         f"{', '.join(first['drifted']) or 'none'}; the summer wave is "
         f"{100 * prep['sizes']['base']['summer_share_current']:.0f} % of the current window, "
