@@ -15,7 +15,8 @@ from app.components.models import (
     versions_table,
 )
 from app.components.registry import promotion_actions, version_picker
-from app.components.training import render_flow_run, train_form
+from app.components.training import train_form
+from app.following import follow_run, trigger
 from app.managers.errors import ManagerError
 from core.evaluate import most_confused
 from core.flows.names import TRAIN_DEPLOYMENT
@@ -47,33 +48,8 @@ if request is not None:
         "auto_promote": request.auto_promote,
         "triggered_by": "app",
     }
-    try:
-        started = prefect.trigger(TRAIN_DEPLOYMENT, parameters)
-    except ManagerError as exc:
-        st.error(str(exc))
-    else:
-        st.session_state[state.TRAINING_RUN_ID] = started.id
-
-
-def follow(run_id: str, following: bool) -> None:
-    """Show the flow run; while it runs, this re-runs alone every 2 s (the page stays usable)."""
-    try:
-        run, logs = prefect.flow_run(run_id), prefect.logs(run_id)
-    except ManagerError as exc:
-        st.error(str(exc))
-        return
-    render_flow_run(run, logs)
-    if run.finished and following:
-        st.rerun()  # refresh the whole page: runs table, registry, champion
-
-
-if run_id := st.session_state.get(state.TRAINING_RUN_ID):
-    try:
-        following = not prefect.flow_run(run_id).finished
-    except ManagerError:
-        following = False
-    with st.container(border=True):
-        st.fragment(follow, run_every=2 if following else None)(run_id, following)
+    trigger(prefect, TRAIN_DEPLOYMENT, parameters, state.TRAINING_RUN_ID)
+follow_run(prefect, state.TRAINING_RUN_ID)
 
 st.subheader("Runs")
 try:

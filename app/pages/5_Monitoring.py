@@ -18,7 +18,7 @@ from app.components.monitoring import (
     report_picker,
     traffic_form,
 )
-from app.components.training import render_flow_run
+from app.following import follow_run, trigger
 from app.managers.errors import ManagerError
 from core.drift_store import MIN_ROWS
 from core.flows.names import DAILY_MONITOR_CRON, MONITOR_DEPLOYMENT
@@ -66,33 +66,8 @@ if check.button("Run drift check now", icon=":material/query_stats:"):
 if retrain.button("Run monitor-and-retrain now", icon=":material/autorenew:"):
     parameters = {"retrain": True, "triggered_by": "app"}
 if parameters is not None:
-    try:
-        started = prefect.trigger(MONITOR_DEPLOYMENT, parameters)
-    except ManagerError as exc:
-        st.error(str(exc))
-    else:
-        st.session_state[state.MONITOR_RUN_ID] = started.id
-
-
-def follow(run_id: str, following: bool) -> None:
-    """The monitor flow run; while it runs, this re-runs alone every 2 s."""
-    try:
-        run, logs = prefect.flow_run(run_id), prefect.logs(run_id)
-    except ManagerError as exc:
-        st.error(str(exc))
-        return
-    render_flow_run(run, logs)
-    if run.finished and following:
-        st.rerun()  # the new check, its report and the chart
-
-
-if run_id := st.session_state.get(state.MONITOR_RUN_ID):
-    try:
-        following = not prefect.flow_run(run_id).finished
-    except ManagerError:
-        following = False
-    with st.container(border=True):
-        st.fragment(follow, run_every=2 if following else None)(run_id, following)
+    trigger(prefect, MONITOR_DEPLOYMENT, parameters, state.MONITOR_RUN_ID)
+follow_run(prefect, state.MONITOR_RUN_ID)
 
 with st.expander("Deployments and schedules", icon=":material/schedule:"):
     try:
