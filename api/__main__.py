@@ -16,8 +16,7 @@ def main() -> int:
     try:
         settings = get_settings()
     except ValidationError as exc:
-        print(describe_settings_error(exc), file=sys.stderr)  # noqa: T201
-        return 2
+        sys.exit(describe_settings_error(exc))  # to stderr, exit status 1
     url = urlsplit(settings.api_url)
     uvicorn.run(
         "api.main:create_app", factory=True, host=url.hostname or "127.0.0.1",

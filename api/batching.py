@@ -15,10 +15,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import pandas as pd
-
-from api.model import Ranked, ServedModel
-from core.train import INPUT_COLUMNS
+from api.model import Ranked, ServedModel, products_frame
 
 
 @dataclass(slots=True)
@@ -63,7 +60,7 @@ class MicroBatcher:
         if self._ready is None or loop is not self._loop:
             # Not started, or called from another event loop (an ASGI client without the app's
             # lifespan): asyncio objects must not cross loops, so answer alone, right here.
-            frame = pd.DataFrame({INPUT_COLUMNS[0]: [designation], INPUT_COLUMNS[1]: [description]})
+            frame = products_frame([designation], [description])
             return model.rank(frame, top_k)[0]
         answer: asyncio.Future[list[Ranked]] = loop.create_future()
         self._queue.append(_Job(model, designation, description, top_k, answer))
@@ -90,13 +87,7 @@ class MicroBatcher:
             by_model.setdefault(id(job.model), []).append(job)
         for jobs in by_model.values():
             self._on_batch(len(jobs))
-            designation, description = INPUT_COLUMNS
-            frame = pd.DataFrame(
-                {
-                    designation: [j.designation for j in jobs],
-                    description: [j.description for j in jobs],
-                }
-            )
+            frame = products_frame([j.designation for j in jobs], [j.description for j in jobs])
             try:
                 ranked = jobs[0].model.rank(frame, max(j.top_k for j in jobs))
             except Exception as exc:  # noqa: BLE001 - every waiting request gets the error

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -69,6 +69,12 @@ class ServedModel:
             [Ranked(int(self.codes[j]), self.names[j], float(row[j])) for j in order]
             for row, order in zip(probabilities, best, strict=True)
         ]
+
+
+def products_frame(designations: Sequence[str], descriptions: Sequence[str]) -> pd.DataFrame:
+    """The model's input: exactly its two text columns, so ``rank`` needs no column copy."""
+    designation, description = INPUT_COLUMNS
+    return pd.DataFrame({designation: list(designations), description: list(descriptions)})
 
 
 def _category_name(code: int) -> str:

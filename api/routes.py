@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.batching import MicroBatcher
 from api.metrics import ApiMetrics
-from api.model import ChampionFollower, Ranked, ServedModel
+from api.model import ChampionFollower, Ranked, ServedModel, products_frame
 from api.schemas import (
     BatchRequest,
     BatchResponse,
@@ -40,7 +40,6 @@ from api.writer import InferenceLogWriter
 from core.inference_log import InferenceRecord
 from core.registry import CHAMPION
 from core.settings import Settings
-from core.train import INPUT_COLUMNS
 
 NO_MODEL = {"model": Problem, "description": "No model loaded yet (the reason is in the detail)"}
 INVALID: dict[int | str, dict[str, Any]] = {
@@ -211,12 +210,8 @@ def build_router(services: Services) -> APIRouter:
 
 
 def _frame(products: Sequence[Product]) -> pd.DataFrame:
-    designation, description = INPUT_COLUMNS
-    return pd.DataFrame(
-        {
-            designation: [p.designation for p in products],
-            description: [p.description or "" for p in products],
-        }
+    return products_frame(
+        [p.designation for p in products], [p.description or "" for p in products]
     )
 
 

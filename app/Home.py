@@ -32,7 +32,7 @@ st.caption(
 
 try:
     status = database.status()
-    drift_runs = database.drift_runs()
+    drift_runs = database.drift_runs(limit=1)
 except ManagerError as exc:
     status, drift_runs = None, None
     st.error(str(exc))

@@ -119,9 +119,9 @@ class DatabaseManager:
         """The fixed holdout (what the traffic simulator draws from)."""
         return self._read(queries.holdout_frame)
 
-    def drift_runs(self) -> pd.DataFrame:
-        """Every drift check, newest first."""
-        return self._read(drift_store.drift_runs_frame)
+    def drift_runs(self, limit: int = 200) -> pd.DataFrame:
+        """The drift checks, newest first."""
+        return self._read(lambda conn: drift_store.drift_runs_frame(conn, limit))
 
     def drift_report(self, report_file: str) -> str:
         """The Evidently HTML report of one drift check."""
