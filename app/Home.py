@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app.bootstrap import get_managers
+from app.components.infrastructure import render_links, services_card
 from app.components.status import (
     champion_card,
     database_cards,
@@ -48,9 +49,16 @@ try:
     served: ApiHealth | None = predictions.health()
 except ManagerError:
     served = None
+try:  # the same health the Infrastructure page shows
+    services, services_error = managers.services.services(), ""
+except ManagerError as exc:
+    services, services_error = None, str(exc).split(" (", 1)[0]
+# Two rows: the platform (data and services), then the model's life (champion, serving, drift).
 render_status_strip(
-    [*database_cards(database.backend, status), champion_card(champion, mlflow_up),
-     served_card(served, champion),
+    [*database_cards(database.backend, status), services_card(services, services_error)]
+)
+render_status_strip(
+    [champion_card(champion, mlflow_up), served_card(served, champion),
      drift_card(drift_runs.iloc[0] if drift_runs is not None and not drift_runs.empty else None),
      flow_runs_card(runs)]
 )  # fmt: skip
@@ -75,9 +83,17 @@ st.page_link(
     "retraining, the traffic simulator", icon=":material/monitoring:",
 )  # fmt: skip
 
+st.page_link(
+    "pages/6_Infrastructure.py", label="**Infrastructure** — every service's health, start, "
+    "stop and restart them, read their logs", icon=":material/dns:",
+)  # fmt: skip
+
 st.subheader("Tools")
-tools = st.container(horizontal=True)
-if mlflow.ui_url:
-    tools.link_button("MLflow", mlflow.ui_url, icon=":material/science:")
-tools.link_button("Prefect", prefect.ui_url, icon=":material/account_tree:")
-tools.link_button("API docs", predictions.docs_url, icon=":material/api:")
+if services is not None:  # where each tool is published (in the stack: the host's ports)
+    render_links(services, managers.settings.prometheus_url or None)
+else:
+    tools = st.container(horizontal=True)
+    if mlflow.ui_url:
+        tools.link_button("MLflow", mlflow.ui_url, icon=":material/science:")
+    tools.link_button("Prefect", prefect.ui_url, icon=":material/account_tree:")
+    tools.link_button("API docs", predictions.docs_url, icon=":material/api:")

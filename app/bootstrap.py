@@ -13,6 +13,7 @@ from app.managers.experiments import MlflowManager
 from app.managers.flows import PrefectManager
 from app.managers.predictions import PredictionManager
 from app.managers.prometheus import PrometheusManager
+from app.managers.services import ServiceManager, service_manager
 from core.db.engine import make_engine
 from core.settings import Settings, describe_settings_error, get_settings
 
@@ -26,6 +27,7 @@ class Managers:
     mlflow: MlflowManager
     prefect: PrefectManager
     predictions: PredictionManager
+    services: ServiceManager  # local processes or compose containers, by RAKUTEN_MODE
     prometheus: PrometheusManager | None = None  # None: service health from the API's /metrics
 
 
@@ -44,6 +46,7 @@ def _build() -> Managers:
         predictions=PredictionManager(
             settings.api_url, settings.api_token, batch_size=min(100, settings.api_batch_limit)
         ),
+        services=service_manager(settings),
         prometheus=PrometheusManager(settings.prometheus_url) if settings.prometheus_url else None,
     )
 

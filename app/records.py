@@ -7,6 +7,7 @@ from datetime import datetime
 
 import pandas as pd
 
+APP_SERVICE = "app"  # the control room itself: stopping it from its own page would end the page
 FINISHED = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 FAILED = {"FAILED", "CRASHED", "CANCELLED"}
 
@@ -93,3 +94,23 @@ class PredictionResult:
     model_version: int
     latency_ms: float  # inside the API
     roundtrip_ms: float  # as the app saw it
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceInfo:
+    """One service as the Infrastructure page shows it."""
+
+    name: str
+    title: str
+    backend: str  # local | docker
+    status: str  # running | stopped
+    healthy: bool
+    reason: str  # why it is not healthy, in words
+    check_ms: float | None  # latency of the health check
+    url: str | None
+    uptime_s: float | None
+
+    @property
+    def controllable(self) -> bool:
+        """Whether the page may stop or restart it (not the app that runs the page)."""
+        return self.name != APP_SERVICE

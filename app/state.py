@@ -41,3 +41,10 @@ MONITOR_FLASH = "monitor_flash"
 MONITOR_REPORT = "monitor_report"  # the drift run whose report is shown
 MONITOR_SCRAPES = "monitor_scrapes"  # the API /metrics reads of this session, oldest first
 MONITOR_AUTO = "monitor_auto"
+
+# Infrastructure page
+INFRA_FLASH = "infra_flash"
+INFRA_SERVICE = "infra_service"  # the service the controls and the log viewer are on
+INFRA_LOG_LINES = "infra_log_lines"
+INFRA_CONFIRM = "infra_confirm"  # prefix of the confirmation buttons' keys
+INFRA_LOCAL = "infra_local"  # the person chose local mode because the Docker engine is down

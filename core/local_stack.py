@@ -146,21 +146,34 @@ def run(settings: Settings, supervisor: Supervisor) -> None:
         log.error("%s", exc)
         raise SystemExit(1) from exc
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # (Ctrl-C's path: see _interrupt)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         _stop_all(supervisor)
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
+    # make forwards its own SIGTERM to us on top of the process group's: a second signal must not
+    # cut the shutdown short and leave services running.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
 def _watch(supervisor: Supervisor, names: list[str]) -> None:
-    reported: set[str] = set()
+    """Report a service that stops (it crashed, or was stopped from the Infrastructure page) and
+    one that is back, once each time."""
+    down: set[str] = set()
     while True:
         time.sleep(1)
         for name in names:
-            if name not in reported and not supervisor.status(name).running:
-                reported.add(name)
-                log.error("%s stopped unexpectedly; its log: %s", name, supervisor.log_tail(name))
+            running = supervisor.running(name)
+            if not running and name not in down:
+                down.add(name)
+                tail = supervisor.log_tail(name, 5)
+                log.warning("%s stopped; its log ends with:\n%s", name, tail)
+            elif running and name in down:
+                down.discard(name)
+                log.info("%s is running again", name)
 
 
 def _stop_all(supervisor: Supervisor) -> None:

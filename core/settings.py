@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     mode: Literal["local", "stack"] = Field(
         "local", description="local: supervised processes, SQLite; stack: docker compose"
     )
+    compose_project: str = Field(
+        "rakuten-control-room",
+        description="Docker compose project whose containers the Infrastructure page controls",
+    )
     var_dir: Path = Field(REPO_ROOT / "var", description="Runtime files: database, logs, PIDs")
     database_url: str = Field(
         "", description="SQLAlchemy URL; empty means SQLite at <var_dir>/control_room.db"

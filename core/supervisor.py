@@ -104,6 +104,11 @@ class Supervisor:
         self.stop(name)
         return self.start(name)
 
+    def running(self, name: str) -> bool:
+        """Whether its process is alive (no health check: cheap enough to poll)."""
+        pid = self._pid(name)
+        return pid is not None and _alive(pid)
+
     def status(self, name: str) -> ServiceStatus:
         """Running (PID alive) and healthy (health URL answers 200, or running when none)."""
         spec = self.specs[name]

@@ -26,6 +26,7 @@ from core.registry import CHAMPION, GateVerdict, Promotion, VersionInfo
 from core.service_metrics import Scrape
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+PROJECT_LABEL = "com.docker.compose.project"
 
 
 class FakeMlflowManager:
@@ -283,8 +284,9 @@ class FakePredictionManager:
     def _check(self) -> None:
         if self.down:
             raise ServiceUnavailable(
-                "Predictor API not reachable at http://api.test (ConnectionError). Start it with "
-                "`make run` (all services) or `make api`, or set RAKUTEN_API_URL."
+                "Predictor API not reachable at http://api.test (ConnectionError). Start it on "
+                "the Infrastructure page, with `make run` (all services) or `make api`, or set "
+                "RAKUTEN_API_URL."
             )
 
 
@@ -302,3 +304,100 @@ class FakePrometheusManager:
 
     def predictions_by_class(self, minutes: int = 15) -> dict[str, float]:
         return {"Pools & accessories": 40.0}
+
+
+class FakeContainer:
+    """A compose container as the docker SDK shows it: ``attrs`` in the engine's own shape."""
+
+    def __init__(self, engine: FakeDockerClient, service: str, ports: tuple[int, ...] = ()) -> None:
+        self._engine = engine
+        self.name = f"{engine.project}-{service}-1"
+        self.labels = {PROJECT_LABEL: engine.project, "com.docker.compose.service": service}
+        self.ports = {f"{p}/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(p)}] for p in ports}
+        self.log_lines = [f"{service} line {i}" for i in range(1, 301)]
+        self.calls: list[str] = []
+        self.attrs: dict[str, Any] = {}
+        self.set_running(healthy=True)
+
+    @property
+    def status(self) -> str:
+        return str(self.attrs["State"]["Status"])
+
+    def set_running(self, *, healthy: bool = True, output: str = "") -> None:
+        self.attrs["State"] = {
+            "Status": "running", "Running": True, "ExitCode": 0, "Error": "",
+            "StartedAt": "2026-11-27T08:00:00.123456789Z",
+            "Health": {"Status": "healthy" if healthy else "unhealthy", "Log": [{
+                "Start": "2026-11-27T08:59:00.100000000Z", "End": "2026-11-27T08:59:00.112500000Z",
+                "ExitCode": 0 if healthy else 1, "Output": output,
+            }]},
+        }  # fmt: skip
+
+    def set_exited(self, code: int = 137) -> None:
+        self.attrs["State"] = {"Status": "exited", "Running": False, "ExitCode": code,
+                               "Error": "", "StartedAt": "2026-11-27T08:00:00Z"}  # fmt: skip
+
+    def start(self) -> None:
+        self._engine.check()
+        self.calls.append("start")
+        self.set_running()
+
+    def stop(self, timeout: int = 10) -> None:
+        self._engine.check()
+        self.calls.append("stop")
+        self.set_exited(0)
+
+    def restart(self, timeout: int = 10) -> None:
+        self.stop(timeout)
+        self.start()
+
+    def reload(self) -> None:
+        self._engine.check()
+
+    def logs(self, tail: int = 100) -> bytes:
+        self._engine.check()
+        return ("\n".join(self.log_lines[-tail:]) + "\n").encode()
+
+
+class _FakeContainers:
+    def __init__(self, engine: FakeDockerClient) -> None:
+        self._engine = engine
+
+    def list(self, all: bool = False, filters: dict[str, str] | None = None) -> list[FakeContainer]:
+        self._engine.check()
+        wanted = (filters or {}).get("label", "")
+        return [
+            c for c in self._engine.all
+            if (all or c.status == "running")
+            and (not wanted or f"{PROJECT_LABEL}={c.labels[PROJECT_LABEL]}" == wanted)
+        ]  # fmt: skip
+
+
+class FakeDockerClient:
+    """The slice of ``docker.DockerClient`` the Docker backend uses, over in-memory containers.
+
+    ``down = True`` makes every call fail as an engine that stopped answering does.
+    """
+
+    SERVICES: dict[str, tuple[int, ...]] = {
+        "postgres": (), "minio": (9000, 9001), "minio-init": (), "mlflow": (5000,),
+        "prefect": (4200,), "worker": (), "api": (8000,), "prometheus": (9090,),
+        "grafana": (3000,), "app": (8501,),
+    }  # fmt: skip
+
+    def __init__(self, project: str = "rakuten-control-room") -> None:
+        from docker.errors import DockerException
+
+        self._error = DockerException
+        self.project = project
+        self.down = False
+        self.all = [FakeContainer(self, name, ports) for name, ports in self.SERVICES.items()]
+        self.container("minio-init").set_exited(0)  # the one-shot bucket creation is done
+        self.containers = _FakeContainers(self)
+
+    def container(self, service: str) -> FakeContainer:
+        return next(c for c in self.all if c.labels["com.docker.compose.service"] == service)
+
+    def check(self) -> None:
+        if self.down:
+            raise self._error("Error while fetching server API version: connection refused")

@@ -126,7 +126,8 @@ class PredictionManager:
         except requests.RequestException as exc:
             raise ServiceUnavailable(
                 f"Predictor API not reachable at {self.api_url} ({type(exc).__name__}). Start it "
-                "with `make run` (all services) or `make api`, or set RAKUTEN_API_URL."
+                "on the Infrastructure page, with `make run` (all services) or `make api`, or set "
+                "RAKUTEN_API_URL."
             ) from exc
         detail = _detail(response)
         if response.status_code == 503:

@@ -12,9 +12,15 @@ from streamlit.testing.v1 import AppTest
 import app.bootstrap
 from app.bootstrap import Managers
 from app.managers.database import DatabaseManager
+from app.managers.services import DockerServiceManager, ServiceManager
 from core.db.engine import make_engine
 from core.settings import REPO_ROOT, Settings, get_settings
-from tests.fakes import FakeMlflowManager, FakePredictionManager, FakePrefectManager
+from tests.fakes import (
+    FakeDockerClient,
+    FakeMlflowManager,
+    FakePredictionManager,
+    FakePrefectManager,
+)
 
 PAGES = [REPO_ROOT / "app" / "Home.py", *sorted((REPO_ROOT / "app" / "pages").glob("*.py"))]
 UNREACHABLE_DB = "postgresql+psycopg2://postgres@127.0.0.1:1/unreachable"
@@ -41,12 +47,25 @@ def fake_predictions() -> FakePredictionManager:
     return FakePredictionManager()
 
 
+@pytest.fixture
+def docker_engine() -> FakeDockerClient:
+    return FakeDockerClient()
+
+
+@pytest.fixture
+def services_backend(docker_engine: FakeDockerClient) -> ServiceManager:
+    """The stack's containers through the real Docker backend over a fake engine; tests of the
+    local backend override this fixture."""
+    return DockerServiceManager(docker_engine.project, lambda: docker_engine)
+
+
 @pytest.fixture(autouse=True)
 def fake_services(
     monkeypatch: pytest.MonkeyPatch,
     fake_mlflow: FakeMlflowManager,
     fake_prefect: FakePrefectManager,
     fake_predictions: FakePredictionManager,
+    services_backend: ServiceManager,
 ) -> None:
     """Pages get the real database manager (from the settings) and in-memory services; the fake
     API writes its predictions to that same database, as the real one does."""
@@ -62,6 +81,7 @@ def fake_services(
             fake_mlflow,
             fake_prefect,
             fake_predictions,  # type: ignore[arg-type]
+            services_backend,
         )
 
     monkeypatch.setattr(app.bootstrap, "_build", build)

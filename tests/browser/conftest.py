@@ -76,9 +76,13 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
-            process.wait(timeout=20)
+            process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+        # Ctrl-C (here SIGTERM, which make forwards a second time) stops every service it started,
+        # including one restarted from the Infrastructure page: no PID file is left behind.
+        left = sorted(p.stem for p in (var_dir / "run").glob("*.pid"))
+        assert not left, f"make run left services running: {left}\n{log.read_text()[-3000:]}"
 
 
 @pytest.fixture(scope="module")

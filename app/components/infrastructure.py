@@ -1,0 +1,156 @@
+"""The Infrastructure page's pieces: the service table, the controls, the log viewer, the links."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import pandas as pd
+import streamlit as st
+
+from app import state
+from app.components.status import StatusCard
+from app.records import ServiceInfo
+
+Action = Literal["start", "stop", "restart"]
+# Where each tool lives, by the service that runs it.
+TOOLS = {
+    "mlflow": ("MLflow", ":material/science:"),
+    "prefect": ("Prefect", ":material/account_tree:"),
+    "grafana": ("Grafana", ":material/dashboard:"),
+    "prometheus": ("Prometheus", ":material/query_stats:"),
+    "api": ("API docs", ":material/api:"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceAction:
+    """What the person confirmed: ``action`` on the service ``name``."""
+
+    name: str
+    action: Action
+
+
+def format_uptime(seconds: float | None) -> str:
+    """``3 d 4 h``, ``2 h 05 min``, ``4 min 12 s``, or ``—`` when not running."""
+    if seconds is None:
+        return "—"
+    s = int(seconds)
+    days, hours, minutes = s // 86_400, s % 86_400 // 3600, s % 3600 // 60
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min {s % 60:02d} s" if minutes else f"{s} s"
+
+
+def services_frame(services: list[ServiceInfo]) -> pd.DataFrame:
+    """One row per service, as the table shows it."""
+    return pd.DataFrame(
+        {
+            "service": [s.name for s in services],
+            "what": [s.title for s in services],
+            "backend": [s.backend for s in services],
+            "status": [s.status for s in services],
+            "health": ["healthy" if s.healthy else s.reason for s in services],
+            "check_ms": [s.check_ms for s in services],
+            "url": [s.url for s in services],
+            "uptime": [format_uptime(s.uptime_s) for s in services],
+        }
+    )
+
+
+def render_services_table(services: list[ServiceInfo]) -> None:
+    """The service table, with the health summary above it."""
+    healthy = sum(s.healthy for s in services)
+    down = [s.name for s in services if not s.healthy]
+    cols = st.columns(3)
+    cols[0].metric("Services", len(services))
+    cols[1].metric("Healthy", f"{healthy} / {len(services)}")
+    cols[2].metric("Down", ", ".join(down) if down else "none")
+    frame = services_frame(services)
+    styled = frame.style.map(
+        lambda v: "color: #1a7f37" if v in {"running", "healthy"} else "color: #cf222e",
+        subset=["status", "health"],
+    )
+    st.dataframe(
+        styled, hide_index=True, width="stretch", column_order=[c for c in frame if c != "what"],
+        column_config={
+            "service": st.column_config.TextColumn("Service", width="small"),
+            "backend": st.column_config.TextColumn("Backend", width="small"),
+            "status": st.column_config.TextColumn("Status", width="small"),
+            "health": st.column_config.TextColumn("Health", width="medium"),
+            "check_ms": st.column_config.NumberColumn(
+                "Health check", format="%.1f ms", help="Latency of the last health check"
+            ),
+            "url": st.column_config.LinkColumn("URL", width="medium"),
+            "uptime": st.column_config.TextColumn("Uptime", width="small"),
+        },
+    )  # fmt: skip
+
+
+def service_controls(service: ServiceInfo) -> ServiceAction | None:
+    """Start, and Stop / Restart behind a confirmation, for one service."""
+    name = service.name
+    buttons = st.container(horizontal=True)
+    if buttons.button(
+        f"Start {name}", icon=":material/play_arrow:", type="primary",
+        disabled=service.status == "running",
+    ):  # fmt: skip
+        return ServiceAction(name, "start")
+    locked = not service.controllable
+    with buttons.popover(
+        f"Stop {name}…", icon=":material/stop:", disabled=locked or service.status != "running"
+    ):
+        st.write(f"Stop **{service.title}**? {_consequence(name)}")
+        if st.button(f"Yes, stop {name}", type="primary", key=f"{state.INFRA_CONFIRM}_stop"):
+            return ServiceAction(name, "stop")
+    with buttons.popover(f"Restart {name}…", icon=":material/restart_alt:", disabled=locked):
+        st.write(f"Restart **{service.title}**? It is unavailable until it is healthy again.")
+        if st.button(f"Yes, restart {name}", type="primary", key=f"{state.INFRA_CONFIRM}_restart"):
+            return ServiceAction(name, "restart")
+    if locked:
+        st.caption("The control room runs this page: stop it from a shell, not from itself.")
+    return None
+
+
+def _consequence(name: str) -> str:
+    return {
+        "api": "Predictions stop until it is started again.",
+        "mlflow": "Training, the registry and the API's champion checks fail until it is back.",
+        "prefect": "Flows cannot be started and schedules do not run until it is back.",
+        "worker": "Flow runs stay scheduled until it is back.",
+        "postgres": "Every service that stores data fails until it is back.",
+    }.get(name, "")
+
+
+def render_links(services: list[ServiceInfo], prometheus_url: str | None) -> None:
+    """A button per tool that has a URL; says where the others run."""
+    urls = {s.name: s.url for s in services if s.url and s.status == "running"}
+    if prometheus_url and "prometheus" not in urls:
+        urls["prometheus"] = prometheus_url
+    links = st.container(horizontal=True)
+    missing = []
+    for name, (label, icon) in TOOLS.items():
+        if urls.get(name):
+            links.link_button(label, urls[name], icon=icon)
+        else:
+            missing.append(label)
+    if missing:
+        st.caption(
+            f"Not running here: {', '.join(missing)}. Grafana and Prometheus run in the compose "
+            "stack (`docker compose up -d`, see the README); a stopped service has no link."
+        )
+
+
+def services_card(services: list[ServiceInfo] | None, error: str = "") -> StatusCard:
+    """Home's card: how many services are healthy, and which are not."""
+    if services is None:
+        return StatusCard("Services", "—", error or "unknown", "error")
+    if not services:
+        return StatusCard("Services", "none", "no service found", "warn")
+    down = [s.name for s in services if not s.healthy]
+    value = f"{len(services) - len(down)}/{len(services)} healthy"
+    if down:
+        return StatusCard("Services", value, "down: " + ", ".join(down), "error")
+    return StatusCard("Services", value, f"{services[0].backend} backend", "ok")
