@@ -307,40 +307,51 @@ class FakePrometheusManager:
 
 
 class FakeContainer:
-    """A compose container as the docker SDK shows it: ``attrs`` in the engine's own shape."""
+    """A compose container as the docker SDK shows it: ``attrs`` in the engine's own shape.
+
+    As with the real SDK, ``attrs`` (and so ``status``) is a snapshot: ``start()`` and ``stop()``
+    change the engine's state, and the object shows it after ``reload()`` or a new ``list()``.
+    After a start, the healthcheck says "starting" until the next look.
+    """
 
     def __init__(self, engine: FakeDockerClient, service: str, ports: tuple[int, ...] = ()) -> None:
         self._engine = engine
         self.name = f"{engine.project}-{service}-1"
         self.labels = {PROJECT_LABEL: engine.project, "com.docker.compose.service": service}
-        self.ports = {f"{p}/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(p)}] for p in ports}
+        self._ports = {f"{p}/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(p)}] for p in ports}
         self.log_lines = [f"{service} line {i}" for i in range(1, 301)]
         self.calls: list[str] = []
+        self._state: dict[str, Any] = {}
         self.attrs: dict[str, Any] = {}
         self.set_running(healthy=True)
+        self.reload()
 
     @property
     def status(self) -> str:
         return str(self.attrs["State"]["Status"])
 
-    def set_running(self, *, healthy: bool = True, output: str = "") -> None:
-        self.attrs["State"] = {
+    @property
+    def ports(self) -> dict[str, Any]:
+        return dict(self.attrs["NetworkSettings"]["Ports"])
+
+    def set_running(self, *, healthy: bool = True, output: str = "", health: str = "") -> None:
+        self._state = {
             "Status": "running", "Running": True, "ExitCode": 0, "Error": "",
             "StartedAt": "2026-11-27T08:00:00.123456789Z",
-            "Health": {"Status": "healthy" if healthy else "unhealthy", "Log": [{
+            "Health": {"Status": health or ("healthy" if healthy else "unhealthy"), "Log": [{
                 "Start": "2026-11-27T08:59:00.100000000Z", "End": "2026-11-27T08:59:00.112500000Z",
                 "ExitCode": 0 if healthy else 1, "Output": output,
             }]},
         }  # fmt: skip
 
     def set_exited(self, code: int = 137) -> None:
-        self.attrs["State"] = {"Status": "exited", "Running": False, "ExitCode": code,
-                               "Error": "", "StartedAt": "2026-11-27T08:00:00Z"}  # fmt: skip
+        self._state = {"Status": "exited", "Running": False, "ExitCode": code,
+                       "Error": "", "StartedAt": "2026-11-27T08:00:00Z"}  # fmt: skip
 
     def start(self) -> None:
         self._engine.check()
         self.calls.append("start")
-        self.set_running()
+        self.set_running(health="starting")
 
     def stop(self, timeout: int = 10) -> None:
         self._engine.check()
@@ -353,6 +364,12 @@ class FakeContainer:
 
     def reload(self) -> None:
         self._engine.check()
+        self.attrs = {
+            "State": dict(self._state),
+            "NetworkSettings": {"Ports": self._ports if self._state["Running"] else {}},
+        }
+        if self._state.get("Health", {}).get("Status") == "starting":
+            self.set_running()  # the first probe passes: healthy at the next look
 
     def logs(self, tail: int = 100) -> bytes:
         self._engine.check()
@@ -366,6 +383,8 @@ class _FakeContainers:
     def list(self, all: bool = False, filters: dict[str, str] | None = None) -> list[FakeContainer]:
         self._engine.check()
         wanted = (filters or {}).get("label", "")
+        for container in self._engine.all:  # a new list() sees the engine's state now
+            container.reload()
         return [
             c for c in self._engine.all
             if (all or c.status == "running")

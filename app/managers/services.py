@@ -176,11 +176,11 @@ class DockerServiceManager:
         self._call(container.start)
         deadline = time.monotonic() + wait
         while True:
+            self._call(container.reload)  # the SDK's attrs are a snapshot
             info = self._info(container)
             if info.healthy or time.monotonic() >= deadline or info.status != "running":
                 return info
             time.sleep(1)
-            self._call(container.reload)
 
     def stop(self, name: str) -> ServiceInfo:
         """Stop the container (SIGTERM, then SIGKILL after 10 s)."""

@@ -63,9 +63,10 @@ def test_start_stop_restart_and_logs(
 ) -> None:
     stopped = manager.stop("api")
     assert stopped.status == "exited" and not stopped.healthy
-    started = manager.start("api", wait=0)
-    assert started.healthy
-    manager.restart("api", wait=0)
+    starting = manager.start("api", wait=0)
+    assert (starting.status, starting.healthy) == ("running", False)
+    assert starting.reason == "health check not passed yet (starting)"
+    assert manager.restart("api", wait=5).healthy  # waits for the healthcheck to pass
     assert engine.container("api").calls == ["stop", "start", "stop", "start"]
     assert manager.logs("api", lines=3) == "api line 298\napi line 299\napi line 300\n"
 
