@@ -14,6 +14,7 @@ from app.components.status import (
     render_status_strip,
     served_card,
 )
+from app.links import links_from
 from app.managers.errors import ManagerError
 from app.records import ApiHealth, FlowRunInfo
 from core.registry import champion as champion_of
@@ -89,11 +90,4 @@ st.page_link(
 )  # fmt: skip
 
 st.subheader("Tools")
-if services is not None:  # where each tool is published (in the stack: the host's ports)
-    render_links(services, managers.settings.prometheus_url or None)
-else:
-    tools = st.container(horizontal=True)
-    if mlflow.ui_url:
-        tools.link_button("MLflow", mlflow.ui_url, icon=":material/science:")
-    tools.link_button("Prefect", prefect.ui_url, icon=":material/account_tree:")
-    tools.link_button("API docs", predictions.docs_url, icon=":material/api:")
+render_links(links_from(services, managers.services.backend, managers))

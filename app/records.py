@@ -103,7 +103,7 @@ class ServiceInfo:
     name: str
     title: str
     backend: str  # local | docker
-    status: str  # running | stopped
+    status: str  # local: running | stopped; docker: the engine's (running, exited, …) or completed
     healthy: bool
     reason: str  # why it is not healthy, in words
     check_ms: float | None  # latency of the health check

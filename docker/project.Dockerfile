@@ -1,12 +1,13 @@
-# The project's image. The compose stack runs four services from it, each with its own command:
-# the Streamlit app (the default CMD), the predictor API, the flows worker and the MLflow server.
+# The project's image. The compose stack runs five services from it, each with its own command:
+# the Streamlit app (the default CMD), the predictor API, the flows worker, and the MLflow and
+# Prefect servers.
 FROM python:3.11-slim
 
 # No telemetry or update checks (as in local mode: the stack may have no internet).
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=1 MLFLOW_HTTP_REQUEST_MAX_RETRIES=2 \
-    PREFECT_SERVER_ANALYTICS_ENABLED=false PREFECT_UI_SHOW_PROMOTIONAL_CONTENT=false \
+    PREFECT_SERVER_ANALYTICS_ENABLED=false PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT=false \
     RAKUTEN_VAR_DIR=/srv/control-room/var
 WORKDIR /srv/control-room
 

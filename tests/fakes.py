@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import requests
 from sqlalchemy import Engine
 
 from app.managers.errors import NotFound, Rejected, ServiceUnavailable
@@ -317,7 +318,8 @@ class FakeContainer:
     def __init__(self, engine: FakeDockerClient, service: str, ports: tuple[int, ...] = ()) -> None:
         self._engine = engine
         self.name = f"{engine.project}-{service}-1"
-        self.labels = {PROJECT_LABEL: engine.project, "com.docker.compose.service": service}
+        self.labels = {PROJECT_LABEL: engine.project, "com.docker.compose.service": service,
+                       "com.docker.compose.oneoff": "False"}  # fmt: skip
         self._ports = {f"{p}/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(p)}] for p in ports}
         self.log_lines = [f"{service} line {i}" for i in range(1, 301)]
         self.calls: list[str] = []
@@ -380,16 +382,25 @@ class _FakeContainers:
     def __init__(self, engine: FakeDockerClient) -> None:
         self._engine = engine
 
-    def list(self, all: bool = False, filters: dict[str, str] | None = None) -> list[FakeContainer]:
+    def list(
+        self, all: bool = False, filters: dict[str, Any] | None = None, ignore_removed: bool = False
+    ) -> list[FakeContainer]:
         self._engine.check()
-        wanted = (filters or {}).get("label", "")
+        wanted = (filters or {}).get("label", [])
+        wanted = [wanted] if isinstance(wanted, str) else wanted
         for container in self._engine.all:  # a new list() sees the engine's state now
             container.reload()
         return [
             c for c in self._engine.all
             if (all or c.status == "running")
-            and (not wanted or f"{PROJECT_LABEL}={c.labels[PROJECT_LABEL]}" == wanted)
+            and all_labels(c.labels, wanted)
         ]  # fmt: skip
+
+
+def all_labels(labels: dict[str, str], wanted: list[str]) -> bool:
+    """Docker's label filter: every ``key=value`` (or bare ``key``) must match."""
+    pairs = [w.partition("=") for w in wanted]
+    return all(key in labels and (not sep or labels[key] == value) for key, sep, value in pairs)
 
 
 class FakeDockerClient:
@@ -405,9 +416,6 @@ class FakeDockerClient:
     }  # fmt: skip
 
     def __init__(self, project: str = "rakuten-control-room") -> None:
-        from docker.errors import DockerException
-
-        self._error = DockerException
         self.project = project
         self.down = False
         self.all = [FakeContainer(self, name, ports) for name, ports in self.SERVICES.items()]
@@ -418,5 +426,7 @@ class FakeDockerClient:
         return next(c for c in self.all if c.labels["com.docker.compose.service"] == service)
 
     def check(self) -> None:
-        if self.down:
-            raise self._error("Error while fetching server API version: connection refused")
+        if self.down:  # what the SDK raises when the engine stops answering mid-session
+            raise requests.ConnectionError(
+                "('Connection aborted.', FileNotFoundError(2, 'No such file or directory'))"
+            )

@@ -70,9 +70,11 @@ def render_services_table(services: list[ServiceInfo]) -> None:
     cols[2].metric("Down", ", ".join(down) if down else "none")
     frame = services_frame(services)
     styled = frame.style.map(
-        lambda v: "color: #1a7f37" if v in {"running", "healthy"} else "color: #cf222e",
+        lambda v: (
+            "color: #1a7f37" if v in {"running", "completed", "healthy"} else "color: #cf222e"
+        ),
         subset=["status", "health"],
-    )
+    ).format(na_rep="", subset=["url"])  # no link: an empty cell, not "None"
     st.dataframe(
         styled, hide_index=True, width="stretch", column_order=[c for c in frame if c != "what"],
         column_config={
@@ -90,14 +92,15 @@ def render_services_table(services: list[ServiceInfo]) -> None:
 
 
 def service_controls(service: ServiceInfo) -> ServiceAction | None:
-    """Start, and Stop / Restart behind a confirmation, for one service."""
+    """Start, Stop and Restart, each behind a confirmation, for one service."""
     name = service.name
     buttons = st.container(horizontal=True)
-    if buttons.button(
-        f"Start {name}", icon=":material/play_arrow:", type="primary",
-        disabled=service.status == "running",
-    ):  # fmt: skip
-        return ServiceAction(name, "start")
+    with buttons.popover(
+        f"Start {name}…", icon=":material/play_arrow:", disabled=service.status == "running"
+    ):
+        st.write(f"Start **{service.title}**? The page waits until it is healthy (up to a minute).")
+        if st.button(f"Yes, start {name}", type="primary", key=f"{state.INFRA_CONFIRM}_start"):
+            return ServiceAction(name, "start")
     locked = not service.controllable
     with buttons.popover(
         f"Stop {name}…", icon=":material/stop:", disabled=locked or service.status != "running"
@@ -124,11 +127,8 @@ def _consequence(name: str) -> str:
     }.get(name, "")
 
 
-def render_links(services: list[ServiceInfo], prometheus_url: str | None) -> None:
-    """A button per tool that has a URL; says where the others run."""
-    urls = {s.name: s.url for s in services if s.url and s.status == "running"}
-    if prometheus_url and "prometheus" not in urls:
-        urls["prometheus"] = prometheus_url
+def render_links(urls: dict[str, str]) -> None:
+    """A button per tool that has a URL; says which do not run here."""
     links = st.container(horizontal=True)
     missing = []
     for name, (label, icon) in TOOLS.items():

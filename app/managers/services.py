@@ -97,14 +97,17 @@ class LocalServiceManager:
         try:
             self._supervisor.start(name)
             self._supervisor.wait_healthy(name, timeout=wait)
-        except SupervisorError as exc:
+        except (SupervisorError, OSError) as exc:
             raise ServiceUnavailable(f"{name} did not start: {exc}") from exc
         return self.service(name)
 
     def stop(self, name: str) -> ServiceInfo:
         """Stop a service and its children."""
         self._spec(name)
-        self._supervisor.stop(name)
+        try:
+            self._supervisor.stop(name)
+        except OSError as exc:  # e.g. another user's process
+            raise ServiceUnavailable(f"{name} could not be stopped: {exc}") from exc
         return self.service(name)
 
     def restart(self, name: str, wait: float = 60.0) -> ServiceInfo:
@@ -230,10 +233,11 @@ class DockerServiceManager:
 
     def _containers(self) -> dict[str, Any]:
         client = self._connect()
+        # Not one-off containers (`docker compose run`), which carry the same service label.
+        labels = [f"com.docker.compose.project={self.project}", "com.docker.compose.oneoff=False"]
         found = self._call(
-            client.containers.list,
-            all=True, filters={"label": f"com.docker.compose.project={self.project}"},
-        )  # fmt: skip
+            client.containers.list, all=True, filters={"label": labels}, ignore_removed=True
+        )
         return {c.labels.get("com.docker.compose.service", c.name): c for c in found}
 
     def _container(self, name: str) -> Any:
@@ -274,10 +278,12 @@ def _start_order(service: ServiceInfo) -> tuple[int, str]:
 
 
 def _unreachable(exc: Exception) -> EngineUnreachable:
+    cause = " ".join(str(exc).split())[:160] or type(exc).__name__
     return EngineUnreachable(
-        f"The Docker engine is not reachable ({type(exc).__name__}), so the compose stack cannot "
-        "be seen or controlled from here. Start Docker (and `docker compose up -d`), or run the "
-        "control room in local mode: `make run` (RAKUTEN_MODE=local)."
+        f"The Docker engine is not reachable ({cause}), so the compose stack cannot be seen or "
+        "controlled from here. Start Docker (and `docker compose up -d`), check that this user "
+        "may use its socket, or run the control room in local mode: `make run` "
+        "(RAKUTEN_MODE=local)."
     )
 
 

@@ -17,6 +17,7 @@ from app.components.models import (
 from app.components.registry import promotion_actions, version_picker
 from app.components.training import train_form
 from app.following import follow_run, trigger
+from app.links import tool_links
 from app.managers.errors import ManagerError
 from core.evaluate import most_confused
 from core.flows.names import TRAIN_DEPLOYMENT
@@ -26,10 +27,11 @@ st.set_page_config(page_title="Training · Control Room", page_icon=":material/m
 managers = get_managers()
 database, mlflow, prefect = managers.database, managers.mlflow, managers.prefect
 st.title("Training")
-links = st.container(horizontal=True)
-if mlflow.ui_url:
-    links.link_button("MLflow UI", mlflow.ui_url, icon=":material/open_in_new:")
-links.link_button("Prefect UI", prefect.ui_url, icon=":material/open_in_new:")
+links, tools = st.container(horizontal=True), tool_links(managers)
+if "mlflow" in tools:
+    links.link_button("MLflow UI", tools["mlflow"], icon=":material/open_in_new:")
+if "prefect" in tools:
+    links.link_button("Prefect UI", tools["prefect"], icon=":material/open_in_new:")
 if flash := st.session_state.pop(state.TRAINING_FLASH, None):
     st.success(flash)
 

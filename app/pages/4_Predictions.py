@@ -17,6 +17,7 @@ from app.components.predictions import (
     product_form,
     render_prediction,
 )
+from app.links import tool_links
 from app.managers.errors import ManagerError
 from app.records import ApiHealth, PredictionResult
 from core.data.categories import label_for
@@ -50,7 +51,9 @@ elif health is not None:
     line = f"Serving **v{health.version}** of the registry model from {health.url}"
     if champion is not None and champion.version != health.version:
         line += f" · :orange[champion is v{champion.version}: the API has not switched yet]"
-    st.caption(f"{line} · [API docs]({predictions.docs_url})")
+    if docs := tool_links(managers).get("api"):
+        line += f" · [API docs]({docs})"
+    st.caption(line)
 ready = health is not None and health.model_loaded
 champion_version = champion.version if champion else None
 

@@ -7,6 +7,7 @@ import streamlit as st
 from app import state
 from app.bootstrap import get_managers
 from app.components.infrastructure import render_links, render_services_table, service_controls
+from app.links import links_from
 from app.managers.errors import ManagerError
 from app.managers.services import EngineUnreachable, ServiceManager, local_service_manager
 from app.records import ServiceInfo
@@ -63,7 +64,7 @@ if st.button("Check again", icon=":material/refresh:"):
     st.rerun()
 
 st.subheader("Tools")
-render_links(services, settings.prometheus_url or None)
+render_links(links_from(services, manager.backend, managers))
 
 if not services:
     st.info("No service found: start the stack with `docker compose up -d`, or run `make run`.")

@@ -13,7 +13,7 @@ from app.managers.services import LocalServiceManager, ServiceManager
 from core.settings import Settings
 from core.supervisor import ServiceSpec, Supervisor
 from tests.app.conftest import run_page
-from tests.app.test_infrastructure_page import PAGE, button, pick, table
+from tests.app.test_infrastructure_page import PAGE, pick, table
 from tests.ports import free_port
 
 
@@ -44,7 +44,7 @@ def test_local_processes_start_show_healthy_stop_show_down(
     assert set(rows["backend"]) == {"local"} and "Local mode" in at.caption[0].value
     assert rows.loc["web", "health"] == "stopped (no process)"
 
-    at = button(at, "Start web").click().run()
+    at = at.button(key=f"{state.INFRA_CONFIRM}_start").click().run()
     assert at.success[0].value == "web start: now healthy."
     rows = table(at)
     assert (rows.loc["web", "status"], rows.loc["web", "health"]) == ("running", "healthy")

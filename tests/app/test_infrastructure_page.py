@@ -24,6 +24,11 @@ def button(at: AppTest, label: str):
     return next(b for b in at.button if b.label == label)
 
 
+def popover(at: AppTest, label: str):
+    """The popover's own settings (label, disabled)."""
+    return next(p.proto.popover for p in at.get("popover") if p.proto.popover.label == label)
+
+
 def link_buttons(at: AppTest) -> dict[str, str]:
     return {b.proto.label: b.proto.url for b in at.get("link_button")}
 
@@ -75,23 +80,20 @@ def test_stop_after_confirmation_then_start_again(
     app_settings, docker_engine: FakeDockerClient
 ) -> None:
     at = pick(run_page(PAGE), "api")
-    assert button(at, "Start api").disabled
-    stop = next(p for p in at.get("popover") if p.proto.popover.label == "Stop api…")
-    assert not stop.proto.popover.disabled
+    assert popover(at, "Start api…").disabled and not popover(at, "Stop api…").disabled
     at = at.button(key=f"{state.INFRA_CONFIRM}_stop").click().run()
     assert docker_engine.container("api").calls == ["stop"]
     assert "api stop: now exited" in at.success[0].value
     assert table(at).loc["api", "status"] == "exited"
 
-    at = button(at, "Start api").click().run()
+    at = at.button(key=f"{state.INFRA_CONFIRM}_start").click().run()
     assert docker_engine.container("api").calls == ["stop", "start"]
     assert at.success[0].value == "api start: now healthy."
 
 
 def test_the_app_cannot_stop_itself(app_settings) -> None:
     at = pick(run_page(PAGE), "app")
-    stop = next(p for p in at.get("popover") if p.proto.popover.label.startswith("Stop app"))
-    assert stop.proto.popover.disabled
+    assert popover(at, "Stop app…").disabled and popover(at, "Restart app…").disabled
     assert any("runs this page" in c.value for c in at.caption)
 
 

@@ -47,9 +47,10 @@ def test_stop_the_api_from_the_page_and_start_it_again(page: Page, app_url: str)
     expect(page.get_by_text("down: api")).to_be_visible()  # Home's services card
 
     open_api_controls(page, app_url)
-    page.get_by_role("button", name="Start api", exact=True).click()
+    page.get_by_role("button", name="Start api…", exact=True).click()
+    page.get_by_role("button", name="Yes, start api").click()
     expect(page.get_by_text("api start: now healthy.")).to_be_visible(timeout=90_000)
     expect(metric(page, "Down")).to_have_text("none")
-    page.goto(f"{app_url}/Predictions")
-    expect(page.get_by_role("heading", name="Predictions")).to_be_visible()
+    page.goto(f"{app_url}/Predictions")  # up again, and says why it serves nothing yet
+    expect(page.get_by_text(re.compile(r"is up but serves no model"))).to_be_visible()
     expect(page.get_by_text(re.compile(r"Predictor API not reachable at"))).to_have_count(0)

@@ -101,3 +101,13 @@ def test_the_settings_pick_the_backend(tmp_path: Path, monkeypatch: pytest.Monke
     assert stack.backend == "docker" and isinstance(stack, DockerServiceManager)
     assert stack.project == "p"
     assert local.backend == "local" and "api" in [s.name for s in local.services()]
+
+
+def test_one_off_containers_of_the_same_service_are_not_the_service(
+    engine: FakeDockerClient, manager: DockerServiceManager
+) -> None:
+    one_off = FakeContainer(engine, "app")  # `docker compose run app python -m core.cli …`
+    one_off.labels["com.docker.compose.oneoff"] = "True"
+    one_off.set_exited(1)
+    engine.all.append(one_off)
+    assert manager.service("app").healthy
