@@ -7,11 +7,13 @@ local mode runs, and the ``make run`` entry point, live in :mod:`core.local_stac
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -51,6 +53,8 @@ class ServiceStatus:
     url: str | None
     started_at: datetime | None
     log_path: Path
+    reason: str = ""  # why it is not healthy, in words ("" when healthy)
+    check_ms: float | None = None  # how long the health check took
 
 
 class Supervisor:
@@ -114,13 +118,17 @@ class Supervisor:
         spec = self.specs[name]
         pid = self._pid(name)
         running = pid is not None and _alive(pid)
-        healthy = running and (spec.health_url is None or _answers(spec.health_url))
-        started = (
-            datetime.fromtimestamp(self._pid_path(name).stat().st_mtime, UTC) if running else None
-        )
+        reason, check_ms = "" if running else "stopped (no process)", None
+        if running and spec.health_url:
+            reason, check_ms = _probe(spec.health_url)
+        try:
+            started = datetime.fromtimestamp(self._pid_path(name).stat().st_mtime, UTC)
+        except FileNotFoundError:  # stopped meanwhile
+            started = None
         return ServiceStatus(
-            name, spec.title, pid if running else None, running, healthy, spec.url, started,
-            self._log_path(name),
+            name, spec.title, pid if running else None, running,
+            running and not reason, spec.url, started if running else None, self._log_path(name),
+            reason, check_ms,
         )  # fmt: skip
 
     def wait_healthy(self, name: str, timeout: float = 120.0) -> ServiceStatus:
@@ -217,9 +225,14 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
         pass
 
 
-def _answers(url: str) -> bool:
+def _probe(url: str) -> tuple[str, float]:
+    """GET the health URL: why it is not healthy ("" when it answered 200), and how long it took."""
+    start = time.perf_counter()
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
+            reason = "" if response.status == 200 else f"health check answered {response.status}"
+    except urllib.error.HTTPError as exc:
+        reason = f"health check answered {exc.code}"
+    except (OSError, http.client.HTTPException) as exc:
+        reason = f"health check failed ({type(exc).__name__})"
+    return reason, (time.perf_counter() - start) * 1000

@@ -8,8 +8,9 @@ from app import state
 from app.bootstrap import get_managers
 from app.components.infrastructure import render_links, render_services_table, service_controls
 from app.links import links_from
+from app.managers.docker_services import EngineUnreachable
 from app.managers.errors import ManagerError
-from app.managers.services import EngineUnreachable, ServiceManager, local_service_manager
+from app.managers.services import ServiceManager, local_service_manager
 from app.records import ServiceInfo
 
 st.set_page_config(page_title="Infrastructure · Control Room", page_icon=":material/dns:",

@@ -12,7 +12,8 @@ from streamlit.testing.v1 import AppTest
 import app.bootstrap
 from app.bootstrap import Managers
 from app.managers.database import DatabaseManager
-from app.managers.services import DockerServiceManager, ServiceManager
+from app.managers.docker_services import DockerServiceManager
+from app.managers.services import ServiceManager
 from core.db.engine import make_engine
 from core.settings import REPO_ROOT, Settings, get_settings
 from tests.fakes import (

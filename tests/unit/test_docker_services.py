@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from app.managers.docker_services import DockerServiceManager, EngineUnreachable
 from app.managers.errors import NotFound
-from app.managers.services import DockerServiceManager, EngineUnreachable, service_manager
+from app.managers.services import service_manager
 from core.settings import Settings
 from tests.fakes import FakeContainer, FakeDockerClient
 
