@@ -45,7 +45,8 @@ class MicroBatcher:
         self._task = asyncio.create_task(self._run(), name="micro-batcher")
 
     async def stop(self) -> None:
-        """Stop the task; anything still queued is answered first."""
+        """Stop the task; anything still queued is answered first, and later calls alone."""
+        self._ready = self._loop = None  # a late call must not queue where nobody drains
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

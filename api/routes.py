@@ -23,13 +23,11 @@ from api.model import ChampionFollower, Ranked, ServedModel, products_frame
 from api.schemas import (
     BatchRequest,
     BatchResponse,
-    Candidate,
     CategoryRef,
     Health,
     InvalidRequest,
     ModelDetail,
     ModelRef,
-    Prediction,
     PredictRequest,
     PredictResponse,
     Problem,
@@ -152,12 +150,11 @@ def build_router(services: Services) -> APIRouter:
         candidates = await services.batcher.rank(
             model, body.designation, body.description or "", body.top_k
         )
-        ranked = [candidates]
         request_id = uuid.uuid4().hex
         latency_ms = (time.perf_counter() - start) * 1000
-        services.record(model, [body], ranked, [request_id], latency_ms, "predict")
+        services.record(model, [body], [candidates], [request_id], latency_ms, "predict")
         return PredictResponse(
-            **_prediction(request_id, ranked[0]).model_dump(),
+            **_answer(request_id, candidates),
             model=ModelRef(name=model.name, version=model.version),
             latency_ms=latency_ms,
         )
@@ -213,16 +210,6 @@ def _frame(products: Sequence[Product]) -> pd.DataFrame:
     return products_frame(
         [p.designation for p in products], [p.description or "" for p in products]
     )
-
-
-def _prediction(request_id: str, ranked: list[Ranked]) -> Prediction:
-    best = ranked[0]
-    return Prediction(
-        request_id=request_id, code=best.code, category=best.category,
-        probability=best.probability,
-        top_k=[Candidate(code=r.code, category=r.category, probability=r.probability)
-               for r in ranked],
-    )  # fmt: skip
 
 
 def _answer(request_id: str, ranked: list[Ranked]) -> dict[str, Any]:

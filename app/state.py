@@ -29,6 +29,7 @@ PREDICT_DESIGNATION = "predict_designation"
 PREDICT_DESCRIPTION = "predict_description"
 PREDICT_LAST = "predict_last"  # the last PredictionResult, kept for the feedback form
 PREDICT_BATCH = "predict_batch"  # the last batch's results
+PREDICT_UPLOAD = "predict_upload"  # the CSV uploaded for a batch
 PREDICT_FLASH = "predict_flash"
 PREDICT_FILTER_CODE = "predict_filter_code"
 PREDICT_FILTER_SEARCH = "predict_filter_search"

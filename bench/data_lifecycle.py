@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -22,7 +21,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -30,7 +28,8 @@ from sqlalchemy import create_engine, insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.markdown import write_section  # noqa: E402
+from bench.harness import elapsed  # noqa: E402
+from bench.markdown import publish, run_line  # noqa: E402
 from core.data import loading  # noqa: E402
 from core.data.importer import read_labelled_csv  # noqa: E402
 from core.data.store import import_products, split_holdout  # noqa: E402
@@ -53,12 +52,6 @@ class Result:
     initialize: float
     next_batch: float
     page: list[float]
-
-
-def timed(action: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    action()
-    return time.perf_counter() - start
 
 
 @contextmanager
@@ -106,17 +99,17 @@ def page_render_seconds(url: str, repeat: int) -> list[float]:
 
 
 def run_backend(backend: str, url: str, rows: int, repeat: int) -> Result:
-    generate_s = timed(lambda: generate_catalogue(rows, seed=42))
+    generate_s = elapsed(lambda: generate_catalogue(rows, seed=42))
     frame = generate_catalogue(rows, seed=42)
     csv_bytes = frame.to_csv(index=False).encode()
-    validate_s = timed(lambda: read_labelled_csv(csv_bytes))
+    validate_s = elapsed(lambda: read_labelled_csv(csv_bytes))
     engine = make_engine(url)
     ensure_schema(engine)
-    import_s = timed(
+    import_s = elapsed(
         lambda: import_products(engine, frame, source="bench", holdout_fraction=0.15, seed=42)
     )
-    init_s = timed(lambda: loading.initialize(engine, 4_000, "bench"))
-    next_s = timed(lambda: loading.load_next_batch(engine, 300, "bench"))
+    init_s = elapsed(lambda: loading.initialize(engine, 4_000, "bench"))
+    next_s = elapsed(lambda: loading.load_next_batch(engine, 300, "bench"))
     while loading.load_next_batch(engine, 300, "bench").target_bp < loading.FULL_BP:
         pass
     engine.dispose()
@@ -130,7 +123,7 @@ def postgres_insert_strategies(url: str, frame: pd.DataFrame) -> tuple[float, fl
     metadata.drop_all(engine)
     ensure_schema(engine)
     pool = split_holdout(frame, 0.15, 42).pool
-    copy_s = timed(
+    copy_s = elapsed(
         lambda: import_products(
             engine, frame, source="bench", holdout_fraction=0.15, seed=42, replace=True
         )
@@ -141,7 +134,7 @@ def postgres_insert_strategies(url: str, frame: pd.DataFrame) -> tuple[float, fl
             conn.execute(source_pool.delete())
             conn.execute(insert(source_pool), pool.to_dict("records"))
 
-    insert_s = timed(multirow_insert) * len(frame) / len(pool)  # same row count as the import
+    insert_s = elapsed(multirow_insert) * len(frame) / len(pool)  # same row count as the import
     engine.dispose()
     return copy_s, insert_s
 
@@ -152,10 +145,8 @@ def report(results: list[Result], copy_vs_insert: tuple[float, float], rows: int
         "",
         f"Command: `.venv/bin/python bench/data_lifecycle.py --rows {rows} --write "
         "docs/BENCHMARKS.md`",
-        f"Run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}. "
-        f"{rows:,} rows, one run per backend, page render = median of AppTest runs after a "
-        "warm-up, at 100 % loaded.",
+        f"{run_line()}. {rows:,} rows, one run per backend, page render = median of AppTest "
+        "runs after a warm-up, at 100 % loaded.",
         "",
         "| step | goal | " + " | ".join(r.backend for r in results) + " | PostgreSQL / SQLite |",
         "| --- | --- | " + " | ".join("---" for _ in results) + " | --- |",
@@ -204,10 +195,7 @@ def main() -> None:
     with postgres_database() as url:
         results.append(run_backend("PostgreSQL", url, args.rows, args.repeat))
         copy_vs_insert = postgres_insert_strategies(url, generate_catalogue(args.rows, seed=42))
-    section = report(results, copy_vs_insert, args.rows)
-    sys.stdout.write(section + "\n")
-    if args.write:
-        write_section(args.write, "## Data lifecycle", section)
+    publish(report(results, copy_vs_insert, args.rows), "## Data lifecycle", args.write)
 
 
 if __name__ == "__main__":

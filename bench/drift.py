@@ -32,24 +32,28 @@ peak (it survives ``exec``), so a fat parent would inflate every child's number.
 from __future__ import annotations
 
 import argparse
-import functools
-import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.markdown import write_section  # noqa: E402
+from bench.harness import (  # noqa: E402
+    accumulate_time,
+    isolated_env,
+    memory_mib,
+    peak_rss_mib,
+    run_worker,
+    save_result,
+    worker_arguments,
+)
+from bench.markdown import check, publish, run_line  # noqa: E402
 
 SECTION = "## Drift report"
 GOAL_S = 30.0
@@ -67,17 +71,6 @@ PARTS = (
 
 
 # --- workers (run in subprocesses) ---------------------------------------------------------------
-
-
-def peak_rss_mib() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-def current_rss_mib() -> float:
-    status = Path("/proc/self/status").read_text()
-    return int(status.split("VmRSS:")[1].split()[0]) / 1024  # Linux only, as ru_maxrss's unit
 
 
 def sizes() -> dict[str, tuple[int, int]]:
@@ -145,21 +138,6 @@ def work_prepare(tmp: Path, size: str) -> dict[str, Any]:
     return result
 
 
-def _timed(
-    fn: Callable[..., Any], times: dict[str, float], peaks: dict[str, float], name: str
-) -> Callable[..., Any]:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        start = time.perf_counter()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            times[name] = times.get(name, 0.0) + time.perf_counter() - start
-            peaks[name] = peak_rss_mib()
-
-    return wrapper
-
-
 def work_measure(tmp: Path, size: str) -> dict[str, Any]:
     """One cold and one warm ``compute_drift`` call on the saved frames of ``size``."""
     import pandas as pd
@@ -174,11 +152,11 @@ def work_measure(tmp: Path, size: str) -> dict[str, Any]:
     import_s = time.perf_counter() - start
     times: dict[str, float] = {}
     peaks: dict[str, float] = {}
-    Report.run = _timed(Report.run, times, peaks, "run")
-    Snapshot.dict = _timed(Snapshot.dict, times, peaks, "dict")
-    Snapshot.get_html_str = _timed(Snapshot.get_html_str, times, peaks, "html")
+    Report.run = accumulate_time(Report.run, times, "run", peaks)
+    Snapshot.dict = accumulate_time(Snapshot.dict, times, "dict", peaks)
+    Snapshot.get_html_str = accumulate_time(Snapshot.get_html_str, times, "html", peaks)
 
-    rss_before_mib, peak_before_mib = current_rss_mib(), peak_rss_mib()
+    rss_before_mib, peak_before_mib = memory_mib()["VmRSS"], peak_rss_mib()
     start, cpu_start = time.perf_counter(), time.process_time()
     summary, html = compute_drift(reference, current, THRESHOLD)
     wall_s, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
@@ -214,27 +192,12 @@ WORKERS: dict[str, Callable[[Path, str], dict[str, Any]]] = {
 # --- parent --------------------------------------------------------------------------------------
 
 
-def run_worker(kind: str, tmp: Path, size: str, tag: str) -> dict[str, Any]:
+def worker(kind: str, tmp: Path, size: str, tag: str) -> dict[str, Any]:
     """Run one worker in a fresh interpreter (cwd = tmp, Evidently's telemetry off)."""
-    out, log = tmp / f"{tag}.json", tmp / f"{tag}.log"
-    command = [sys.executable, str(Path(__file__).resolve()), "--worker", kind]
-    command += ["--tmp", str(tmp), "--size", size, "--out", str(out)]
-    sys.stdout.write(f"[{datetime.now():%H:%M:%S}] {tag} …\n")
-    sys.stdout.flush()
-    env = {**os.environ, "DO_NOT_TRACK": "1", "PYTHONUNBUFFERED": "1"}
-    with log.open("w") as log_file:
-        done = subprocess.run(
-            command, cwd=tmp, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-            timeout=WORKER_TIMEOUT_S, check=False,
-        )  # fmt: skip
-    if done.returncode != 0 or not out.exists():
-        tail = log.read_text(errors="replace")[-4_000:]
-        raise SystemExit(f"worker {tag!r} failed (exit {done.returncode}):\n{tail}")
-    return json.loads(out.read_text())
-
-
-def check(ok: bool) -> str:
-    return "✅" if ok else "❌"
+    return run_worker(
+        __file__, kind, ["--size", size], tmp=tmp, env=isolated_env(), timeout=WORKER_TIMEOUT_S,
+        tag=tag,
+    )  # fmt: skip
 
 
 def spread(values: list[float], fmt: str, unit: str) -> str:
@@ -275,8 +238,7 @@ def report(prep: dict, runs: dict[str, list[dict]], repeat: int, load: float) ->
         SECTION,
         "",
         f"Command: `.venv/bin/python bench/drift.py --repeat {repeat} --write docs/BENCHMARKS.md`",
-        f"Run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} "
-        f"cores (shared; load average {load:.2f} at start), Python {platform.python_version()}, "
+        f"{run_line(load)}, "
         f"Evidently {prep['evidently']}. Synthetic catalogue ({CATALOGUE_ROWS:,} rows, seed "
         f"{CATALOGUE_SEED}): default `TrainConfig()` fitted on {prep['train_rows']:,} rows "
         f"({prep['fit_s']:.1f} s, not measured); reference = a sample of {prep['pool_rows']:,} "
@@ -328,9 +290,8 @@ def report(prep: dict, runs: dict[str, list[dict]], repeat: int, load: float) ->
     run_g = med(big, lambda r: r["cold"]["parts"]["run"])
     html_b = med(base, lambda r: r["cold"]["parts"]["html"])
     verdict = (
-        f"**Goal met: {wall_b:.1f} s at the base size (goal < {GOAL_S:g} s).**"
-        if ok
-        else f"**Goal missed: {wall_b:.1f} s at the base size (goal < {GOAL_S:g} s).**"
+        f"**Goal {'met' if ok else 'missed'}: {wall_b:.1f} s at the base size "
+        f"(goal < {GOAL_S:g} s).**"
     )
     first = base[0]
     lines += [
@@ -369,32 +330,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per size")
     parser.add_argument("--write", type=Path, help="replace this section of a Markdown file")
-    parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
-    parser.add_argument("--tmp", type=Path, help=argparse.SUPPRESS)
+    worker_arguments(parser, WORKERS)
     parser.add_argument("--size", default="base", help=argparse.SUPPRESS)
-    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.worker:
-        result = WORKERS[args.worker](args.tmp, args.size)
-        args.out.write_text(json.dumps(result, default=str))
+        save_result(args.out, WORKERS[args.worker](args.tmp, args.size))
         return
 
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench_drift_") as name:
         tmp = Path(name)
-        prep = run_worker("prepare", tmp, "base", "prepare")
+        prep = worker("prepare", tmp, "base", "prepare")
         runs: dict[str, list[dict]] = {"base": [], "4x": []}
         for i in range(args.repeat):
             for size in runs:
-                runs[size].append(run_worker("measure", tmp, size, f"measure-{size}-{i + 1}"))
+                runs[size].append(worker("measure", tmp, size, f"measure-{size}-{i + 1}"))
     from importlib.metadata import version
 
     prep["evidently"] = version("evidently")
-    section = report(prep, runs, args.repeat, load)
-    sys.stdout.write(section + "\n")
-    if args.write:
-        write_section(args.write, SECTION, section)
+    publish(report(prep, runs, args.repeat, load), SECTION, args.write)
 
 
 if __name__ == "__main__":

@@ -22,26 +22,30 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
-import json
 import os
-import platform
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.markdown import write_section  # noqa: E402
+from bench.harness import (  # noqa: E402
+    accumulate_time,
+    isolated_env,
+    memory_mib,
+    peak_rss_mib,
+    process_group,
+    run_worker,
+    save_result,
+    wait_http,
+    worker_arguments,
+)
+from bench.markdown import check, publish, run_line  # noqa: E402
+from tests.ports import free_port  # noqa: E402
 
 SECTION = "## Train flow"
 GOALS = {"flow_s": 90.0, "outside_share": 0.25}
@@ -56,17 +60,6 @@ WORKER_TIMEOUT_S = 1_200
 
 
 # --- workers (run in subprocesses) ---------------------------------------------------------------
-
-
-def peak_rss_mib() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-def current_rss_mib() -> float:
-    status = Path("/proc/self/status").read_text()
-    return int(status.split("VmRSS:")[1].split()[0]) / 1024  # Linux only, as ru_maxrss's unit
 
 
 def work_prepare(tmp: Path, rows: int) -> dict[str, Any]:
@@ -108,18 +101,6 @@ def work_prepare(tmp: Path, rows: int) -> dict[str, Any]:
     }
 
 
-def _timed(fn: Callable[..., Any], times: dict[str, float], name: str) -> Callable[..., Any]:
-    @functools.wraps(fn)  # keeps the signature Prefect binds the task's parameters with
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        start = time.perf_counter()
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            times[name] = times.get(name, 0.0) + time.perf_counter() - start
-
-    return wrapper
-
-
 def work_flow(tmp: Path, rows: int) -> dict[str, Any]:
     """The real train flow with the default config, one run, stage times from the same run."""
     start = time.perf_counter()
@@ -135,7 +116,7 @@ def work_flow(tmp: Path, rows: int) -> dict[str, Any]:
     stages: dict[str, float] = {}
     for attr, _ in FLOW_STAGES:
         task = getattr(train_module, attr)
-        task.fn = _timed(task.fn, stages, attr)
+        task.fn = accumulate_time(task.fn, stages, attr)
     # Measurement only, each name where the flow's code looks it up: inside "log to MLflow", the
     # process's first store access, the model, MLflow's check of the installed package versions
     # against the model's requirements and the figure; outside the tasks, engine + schema check.
@@ -147,8 +128,8 @@ def work_flow(tmp: Path, rows: int) -> dict[str, Any]:
         (train_module, "make_engine"),
         (train_module, "ensure_schema"),
     ):
-        setattr(owner, attr, _timed(getattr(owner, attr), stages, attr))
-    rss_before_mib = current_rss_mib()
+        setattr(owner, attr, accumulate_time(getattr(owner, attr), stages, attr))
+    rss_before_mib = memory_mib()["VmRSS"]
 
     start = time.perf_counter()
     with prefect_test_harness(server_startup_timeout=120):
@@ -190,7 +171,7 @@ def work_baseline(tmp: Path, rows: int) -> dict[str, Any]:
     def raw_text(frame: pd.DataFrame) -> list[str]:
         return (frame["designation"].fillna("") + " " + frame["description"].fillna("")).tolist()
 
-    rss_before_mib = current_rss_mib()
+    rss_before_mib = memory_mib()["VmRSS"]
     model = make_pipeline(TfidfVectorizer(), LogisticRegression())
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
@@ -228,75 +209,39 @@ WORKERS: dict[str, Callable[[Path, int], dict[str, Any]]] = {
 
 
 def child_env(tmp: Path, tracking_uri: str | None = None) -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("RAKUTEN_", "PREFECT_", "MLFLOW_"))
-    }
-    env.update(
+    """This run's stores only, nothing from the caller's settings."""
+    return isolated_env(
+        "RAKUTEN_", "PREFECT_", "MLFLOW_",
         RAKUTEN_DATABASE_URL=f"sqlite:///{tmp / 'bench.db'}",
         RAKUTEN_MLFLOW_TRACKING_URI=tracking_uri or f"sqlite:///{tmp / 'mlflow.db'}",
         RAKUTEN_VAR_DIR=str(tmp / "var"),
         PREFECT_HOME=str(tmp / "prefect"),
         MLFLOW_DISABLE_TELEMETRY="true",
-        DO_NOT_TRACK="1",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
+    )  # fmt: skip
 
 
-def run_worker(kind: str, tmp: Path, rows: int, tracking_uri: str | None = None) -> dict[str, Any]:
+def worker(kind: str, tmp: Path, rows: int, tracking_uri: str | None = None) -> dict[str, Any]:
     """Run one worker in a fresh interpreter (cwd = tmp: MLflow's ./mlruns, no .env)."""
-    out, log = tmp / f"{kind}.json", tmp / f"{kind}.log"
-    command = [sys.executable, str(Path(__file__).resolve()), "--worker", kind]
-    command += ["--tmp", str(tmp), "--rows", str(rows)]
-    sys.stdout.write(f"[{datetime.now():%H:%M:%S}] {kind} …\n")
-    sys.stdout.flush()
-    with log.open("w") as log_file:
-        done = subprocess.run(
-            command, cwd=tmp, env=child_env(tmp, tracking_uri), stdout=log_file,
-            stderr=subprocess.STDOUT,
-            timeout=WORKER_TIMEOUT_S, check=False,
-        )  # fmt: skip
-    if done.returncode != 0 or not out.exists():
-        tail = log.read_text(errors="replace")[-4_000:]
-        raise SystemExit(f"worker {kind!r} failed (exit {done.returncode}):\n{tail}")
-    return json.loads(out.read_text())
+    return run_worker(
+        __file__, kind, ["--rows", str(rows)], tmp=tmp, env=child_env(tmp, tracking_uri),
+        timeout=WORKER_TIMEOUT_S,
+    )  # fmt: skip
 
 
 @contextlib.contextmanager
 def mlflow_server(tmp: Path) -> Iterator[str]:
     """An MLflow tracking server on a free loopback port over the prepared SQLite store."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     command = [
         str(Path(sys.executable).parent / "mlflow"), "server", "--host", "127.0.0.1",
         "--port", str(port), "--backend-store-uri", f"sqlite:///{tmp / 'mlflow.db'}",
         "--artifacts-destination", str(tmp / "artifacts"), "--workers", "1",
     ]  # fmt: skip
-    with (tmp / "mlflow-server.log").open("w") as log_file:
-        server = subprocess.Popen(command, cwd=tmp, env=child_env(tmp), stdout=log_file,
-                                  stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            raise SystemExit(
-                f"MLflow server not healthy:\n{(tmp / 'mlflow-server.log').read_text()}"
-            )
+    log = tmp / "mlflow-server.log"
+    with process_group(command, cwd=tmp, env=child_env(tmp), log=log, stop_timeout=30) as server:
+        url = f"http://127.0.0.1:{port}"
+        wait_http("MLflow server", f"{url}/health", server, log, timeout=120)
         yield url
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-
-
-def check(ok: bool) -> str:
-    return "✅" if ok else "❌"
 
 
 def report(prep: dict, flow: dict, base: dict, rows: int, load: float) -> str:
@@ -310,10 +255,9 @@ def report(prep: dict, flow: dict, base: dict, rows: int, load: float) -> str:
         SECTION,
         "",
         f"Command: `.venv/bin/python bench/train_flow.py --rows {rows} --write docs/BENCHMARKS.md`",
-        f"Run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} "
-        f"cores (shared; load average {load:.2f} at start), Python {platform.python_version()}. "
-        f"{prep['catalogue_rows']:,}-row catalogue in a fresh SQLite database, loaded to 100 %: "
-        f"{summary['data_rows']:,} training rows, {prep['holdout_rows']:,} holdout rows; fresh "
+        f"{run_line(load)}. {prep['catalogue_rows']:,}-row catalogue in a fresh SQLite "
+        f"database, loaded to 100 %: {summary['data_rows']:,} training rows, "
+        f"{prep['holdout_rows']:,} holdout rows; fresh "
         "MLflow tracking server (SQLite backend) that the flow logs to over HTTP, as in local "
         "mode. One run of each candidate, each in its own subprocess.",
         "",
@@ -393,28 +337,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=84_916)
     parser.add_argument("--write", type=Path, help="replace this section of a Markdown file")
-    parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
-    parser.add_argument("--tmp", type=Path, help=argparse.SUPPRESS)
+    worker_arguments(parser, WORKERS)
     args = parser.parse_args()
 
     if args.worker:
-        result = WORKERS[args.worker](args.tmp, args.rows)
-        (args.tmp / f"{args.worker}.json").write_text(json.dumps(result, default=str))
+        save_result(args.out, WORKERS[args.worker](args.tmp, args.rows))
         return
 
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench_train_flow_") as name:
         tmp = Path(name)
-        prep = run_worker("prepare", tmp, args.rows)
+        prep = worker("prepare", tmp, args.rows)
         # As in local mode, the flow logs to an MLflow server over HTTP (the server's start-up,
         # like the store's schema, is not part of a training run).
         with mlflow_server(tmp) as tracking_uri:
-            flow = run_worker("flow", tmp, args.rows, tracking_uri)
-        base = run_worker("baseline", tmp, args.rows)
-    section = report(prep, flow, base, args.rows, load)
-    sys.stdout.write(section + "\n")
-    if args.write:
-        write_section(args.write, SECTION, section)
+            flow = worker("flow", tmp, args.rows, tracking_uri)
+        base = worker("baseline", tmp, args.rows)
+    publish(report(prep, flow, base, args.rows, load), SECTION, args.write)
 
 
 if __name__ == "__main__":

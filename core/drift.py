@@ -17,13 +17,10 @@ from __future__ import annotations
 import os
 
 import pandas as pd
+from evidently import DataDefinition, Dataset, Report
+from evidently.presets import DataDriftPreset
 
-os.environ.setdefault("DO_NOT_TRACK", "1")  # Evidently's usage telemetry: nothing may call out
-
-from evidently import DataDefinition, Dataset, Report  # noqa: E402
-from evidently.presets import DataDriftPreset  # noqa: E402
-
-from core.drift_store import MIN_ROWS, DriftSummary  # noqa: E402
+from core.drift_store import MIN_ROWS, DriftSummary
 
 TEXT_COLUMNS = ("designation", "description")
 NUMERIC_COLUMNS = ("confidence", "title_length", "title_words", "digit_share", "upper_share")
@@ -87,6 +84,8 @@ def compute_drift(
         )
     if len(reference) < MIN_ROWS:
         raise DriftInputError(f"the reference sample has only {len(reference)} row(s)")
+    # Usage telemetry: nothing may call out. Evidently reads this when it would send, not at import.
+    os.environ.setdefault("DO_NOT_TRACK", "1")
     definition = DataDefinition(
         text_columns=list(TEXT_COLUMNS),
         numerical_columns=list(NUMERIC_COLUMNS),

@@ -24,6 +24,7 @@ HISTORY_COLUMNS = (
 )  # fmt: skip
 
 _FEEDBACK_ID = prediction_feedback.c.request_id
+_SAME_REQUEST = _FEEDBACK_ID == inference_log.c.request_id
 _MATCH = inference_log.c.predicted_code == prediction_feedback.c.true_code
 
 
@@ -109,9 +110,7 @@ def history(
 
 def prediction_count(conn: Connection, since: datetime | None = None) -> int:
     """How many predictions the log holds (since a time)."""
-    query = select(func.count()).select_from(inference_log)
-    if since is not None:
-        query = query.where(inference_log.c.at >= since)
+    query = _filtered(select(func.count()).select_from(inference_log), since=since)
     return int(conn.execute(query).scalar_one())
 
 
@@ -126,34 +125,24 @@ def feedback_accuracy(conn: Connection, *, since: datetime | None = None) -> Fee
     query = select(
         func.count(),
         func.coalesce(func.sum(case((_MATCH, 1), else_=0)), 0),
-    ).select_from(
-        inference_log.join(
-            prediction_feedback, prediction_feedback.c.request_id == inference_log.c.request_id
-        )
-    )
-    if since is not None:
-        query = query.where(inference_log.c.at >= since)
-    labelled, correct = conn.execute(query).one()
+    ).select_from(inference_log.join(prediction_feedback, _SAME_REQUEST))
+    labelled, correct = conn.execute(_filtered(query, since=since)).one()
     return FeedbackAccuracy(int(labelled), int(correct))
 
 
 def _joined() -> Select:
     return select(
         *(inference_log.c[name] for name in HISTORY_COLUMNS[:-1]), prediction_feedback.c.true_code
-    ).select_from(
-        inference_log.outerjoin(
-            prediction_feedback, prediction_feedback.c.request_id == inference_log.c.request_id
-        )
-    )
+    ).select_from(inference_log.outerjoin(prediction_feedback, _SAME_REQUEST))
 
 
 def _filtered(
     query: Select,
     *,
-    code: int | None,
-    search: str,
-    since: datetime | None,
-    until: datetime | None,
+    code: int | None = None,
+    search: str = "",
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> Select:
     if code is not None:
         query = query.where(inference_log.c.predicted_code == code)

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, select
 
-from core.db.tables import inference_log, loaded_products
+from core import inference_log
+from core.db.tables import loaded_products
 from core.drift import compute_drift, drift_frame
 from core.drift_store import DriftSummary
 from core.train import INPUT_COLUMNS
@@ -46,16 +47,7 @@ def current_window(
     limit: int = WINDOW_ROWS,
 ) -> pd.DataFrame:  # fmt: skip
     """The newest predictions of the inference log in ``[since, until)``, at most ``limit``."""
-    log = inference_log.c
-    query = select(log.at, log.designation, log.description, log.predicted_code, log.probability)
-    if since is not None:
-        query = query.where(log.at >= since)
-    if until is not None:
-        query = query.where(log.at < until)
-    rows = conn.execute(query.order_by(log.id.desc()).limit(limit)).all()
-    return pd.DataFrame(
-        rows, columns=["at", "designation", "description", "predicted_code", "probability"]
-    )
+    return inference_log.history(conn, since=since, until=until, limit=limit)
 
 
 def check_drift(

@@ -31,7 +31,7 @@ def render_verdict(latest: pd.Series) -> None:
     """The latest drift check: verdict, share against the threshold, drifted columns, decision."""
     drifted = latest.verdict == "drift"
     verdict, share, columns, when = st.columns([1, 1, 2, 1])
-    verdict.metric("Verdict", "drift" if drifted else "no drift")
+    verdict.metric("Verdict", latest.verdict)
     share.metric(
         "Drift share", f"{latest.drift_share:.0%}", help="share of compared columns that drifted",
         delta=f"threshold {latest.threshold:.0%}", delta_color="off",

@@ -12,7 +12,7 @@ import streamlit as st
 
 from app import state
 from app.records import PredictionResult
-from core.data.categories import CATEGORIES, label_for
+from core.data.categories import CATEGORIES, CODES, label_for
 
 MAX_BATCH_ROWS = 20_000
 WINDOWS: dict[str, timedelta | None] = {
@@ -113,10 +113,9 @@ def top_k_chart(top: pd.DataFrame) -> go.Figure:
 
 def feedback_picker(request_id: str, predicted: int) -> int | None:
     """Ask for the true category of a prediction; returns it when saved."""
-    codes = [c.code for c in CATEGORIES]
     with st.form(f"feedback-{request_id}"):
         true_code = st.selectbox(
-            "True category", codes, index=codes.index(predicted), format_func=label_for,
+            "True category", CODES, index=CODES.index(predicted), format_func=label_for,
             help="Mark what the product really is: the live accuracy is computed from these.",
         )  # fmt: skip
         if st.form_submit_button("Save feedback", icon=":material/fact_check:"):
@@ -166,7 +165,7 @@ def history_filters() -> HistoryFilters:
     """Category, text search and time window of the history."""
     category, search, window = st.columns([2, 2, 1])
     code = category.selectbox(
-        "Predicted category", [None, *(c.code for c in CATEGORIES)], key=state.PREDICT_FILTER_CODE,
+        "Predicted category", [None, *CODES], key=state.PREDICT_FILTER_CODE,
         format_func=lambda c: "all categories" if c is None else label_for(c),
     )  # fmt: skip
     text = search.text_input("Search title or description", key=state.PREDICT_FILTER_SEARCH)

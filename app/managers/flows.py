@@ -6,7 +6,7 @@ server is slow or down, and the app needs none of the Prefect SDK's global setti
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import requests
@@ -70,28 +70,10 @@ class PrefectManager:
         """This project's deployments with their schedules, next run and latest runs."""
         found = self._call("POST", "/deployments/filter", {"sort": "NAME_ASC", "limit": 50})
         flows = self._flow_names({d["flow_id"] for d in found})
-        infos = []
-        for deployment in found:
-            runs = self._call("POST", "/flow_runs/filter", {
-                "deployments": {"id": {"any_": [deployment["id"]]}},
-                "sort": "EXPECTED_START_TIME_DESC", "limit": 30,
-            })  # fmt: skip
-            flow = flows.get(deployment["flow_id"], "")
-            scheduled = [r for r in runs if (r.get("state") or {}).get("type") == "SCHEDULED"]
-            done = [_flow_run(r, flow) for r in runs if r not in scheduled][:recent]
-            upcoming = min((_time(r.get("expected_start_time")) for r in scheduled), default=None,
-                           key=lambda t: t or datetime.max.replace(tzinfo=UTC))  # fmt: skip
-            infos.append(
-                DeploymentInfo(
-                    name=f"{flow}/{deployment['name']}", id=deployment["id"],
-                    schedules=tuple(
-                        str((s.get("schedule") or {}).get("cron") or s.get("schedule"))
-                        for s in deployment.get("schedules") or []
-                    ),
-                    paused=bool(deployment.get("paused")), next_run=upcoming, recent=tuple(done),
-                )
-            )  # fmt: skip
-        return infos
+        return [
+            _deployment(d, flows.get(d["flow_id"], ""), self._deployment_runs(d["id"]), recent)
+            for d in found
+        ]
 
     def set_paused(self, deployment: str, paused: bool) -> None:
         """Pause (no scheduled runs) or resume ``flow/deployment``."""
@@ -100,6 +82,12 @@ class PrefectManager:
         )
         action = "pause_deployment" if paused else "resume_deployment"
         self._call("POST", f"/deployments/{found['id']}/{action}")
+
+    def _deployment_runs(self, deployment_id: str) -> list[dict[str, Any]]:
+        return self._call("POST", "/flow_runs/filter", {
+            "deployments": {"id": {"any_": [deployment_id]}},
+            "sort": "EXPECTED_START_TIME_DESC", "limit": 30,
+        })  # fmt: skip
 
     def _flow_names(self, ids: set[str]) -> dict[str, str]:
         if not ids:
@@ -136,6 +124,29 @@ def _detail(response: requests.Response) -> str:
 
 def _time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+def _deployment(
+    payload: dict[str, Any], flow: str, runs: list[dict[str, Any]], recent: int
+) -> DeploymentInfo:
+    done, starts = [], []
+    for run in runs:
+        info = _flow_run(run, flow)
+        if info.state_type != "SCHEDULED":
+            done.append(info)
+        elif start := _time(run.get("expected_start_time")):
+            starts.append(start)
+    return DeploymentInfo(
+        name=f"{flow}/{payload['name']}",
+        id=payload["id"],
+        schedules=tuple(
+            str((s.get("schedule") or {}).get("cron") or s.get("schedule"))
+            for s in payload.get("schedules") or []
+        ),
+        paused=bool(payload.get("paused")),
+        next_run=min(starts, default=None),
+        recent=tuple(done[:recent]),
+    )
 
 
 def _flow_run(payload: dict[str, Any], flow: str = "") -> FlowRunInfo:

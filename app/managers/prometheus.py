@@ -38,27 +38,22 @@ class PrometheusManager:
         """``at``, ``request_rate``, ``p95_ms``, ``error_rate`` over the last ``minutes``."""
         end = datetime.now(UTC)
         start = end - timedelta(minutes=minutes)
-        frame = pd.DataFrame(columns=["at"])
+        series = {}
         for column, query in QUERIES.items():
             result = self._query(
                 "query_range", query=query, start=start.timestamp(), end=end.timestamp(),
                 step=step_seconds,
             )  # fmt: skip
             values = result[0]["values"] if result else []
-            series = pd.DataFrame(
-                {"at": [datetime.fromtimestamp(float(t), UTC) for t, _ in values],
-                 column: [_number(v) for _, v in values]}
-            )  # fmt: skip
-            frame = series if frame.empty else frame.merge(series, on="at", how="outer")
-        for column in QUERIES:
-            if column not in frame:
-                frame[column] = pd.Series(dtype=float)
-        return frame.sort_values("at").reset_index(drop=True)
+            at = [datetime.fromtimestamp(float(t), UTC) for t, _ in values]
+            series[column] = pd.Series([float(v) for _, v in values], index=at, dtype=float)
+        # One column per query, aligned on time (a point missing from one series is NaN there).
+        return pd.DataFrame(series).sort_index().rename_axis("at").reset_index()
 
     def predictions_by_class(self, minutes: int = 15) -> dict[str, float]:
         """Predictions per category over the last ``minutes``."""
         result = self._query("query", query=BY_CLASS.format(minutes=minutes))
-        found = {r["metric"].get("category", "?"): _number(r["value"][1]) for r in result}
+        found = {r["metric"].get("category", "?"): float(r["value"][1]) for r in result}
         return {k: v for k, v in found.items() if v}
 
     def _query(self, kind: str, **params: Any) -> list[dict[str, Any]]:
@@ -78,8 +73,3 @@ class PrometheusManager:
         if body.get("status") != "success":
             raise ManagerError(f"Prometheus refused the query: {body.get('error', body)}")
         return list(body["data"]["result"])
-
-
-def _number(value: str) -> float:
-    number = float(value)
-    return number if number == number else float("nan")  # Prometheus says "NaN" for 0/0

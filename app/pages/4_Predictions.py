@@ -95,7 +95,7 @@ with batch:
         "A CSV with a `designation` column and optionally `description` (other columns are "
         "kept). Rows are sent to the API in chunks; every prediction lands in the history."
     )
-    upload = st.file_uploader("Products to classify", type=["csv"], key="predict_upload")
+    upload = st.file_uploader("Products to classify", type=["csv"], key=state.PREDICT_UPLOAD)
     if upload is not None and st.button("Predict all", type="primary", disabled=not ready):
         try:
             products = parse_batch_csv(upload.getvalue())

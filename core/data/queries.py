@@ -225,16 +225,16 @@ def example_products(conn: Connection, count: int = 6) -> pd.DataFrame:
     step = max(1, len(CATEGORIES) // count)
     codes = [c.code for c in CATEGORIES[::step]][:count]
     table = holdout_products
-    rows = []
-    for code in codes:
-        row = conn.execute(
-            select(table.c.designation, table.c.description, table.c.prdtypecode)
-            .where(table.c.prdtypecode == code)
-            .order_by(table.c.productid)
-            .limit(1)
-        ).first()
-        if row is not None:
-            rows.append(row)
+    firsts = (
+        select(func.min(table.c.productid))
+        .where(table.c.prdtypecode.in_(codes))
+        .group_by(table.c.prdtypecode)
+    )
+    rows = conn.execute(
+        select(table.c.designation, table.c.description, table.c.prdtypecode)
+        .where(table.c.productid.in_(firsts))
+        .order_by(table.c.prdtypecode)  # the order of ``codes``: CATEGORIES is sorted by code
+    ).all()
     return pd.DataFrame(rows, columns=["designation", "description", "prdtypecode"])
 
 

@@ -57,13 +57,15 @@ def monitor_flow(
         start = end - timedelta(hours=window_hours)
         with engine.connect() as conn:
             window = current_window(conn, since=start, until=end)
-            params = client.get_run(champion.run_id).data.params if champion.run_id else {}
-            data_rows = params.get("data_rows")
-            reference = reference_products(conn, int(data_rows) if data_rows else None)
+        # Checked before the champion's run, training sample and model are read: none is needed.
         if len(window) < MIN_ROWS:
             message = f"{len(window)} prediction(s) in the last {window_hours:g} h: send traffic"
             logger.info("Not enough traffic to judge drift: %s (at least %s).", message, MIN_ROWS)
             return {"verdict": "not enough traffic", "decision": message}
+        params = client.get_run(champion.run_id).data.params if champion.run_id else {}
+        data_rows = params.get("data_rows")
+        with engine.connect() as conn:
+            reference = reference_products(conn, int(data_rows) if data_rows else None)
         # The version's logged model, through the tracking store (see api.model for why).
         source = client.get_model_version(MODEL_NAME, str(champion.version)).source
         mlflow.set_tracking_uri(settings.mlflow_tracking_uri)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 from sqlalchemy import Engine
@@ -21,6 +25,7 @@ from core.evaluate import evaluate
 from core.settings import Settings
 from core.tracking import MODEL_NAME, log_training_run
 from core.train import TrainConfig, fit
+from tests.ports import free_port
 
 TOKEN = "test-token"
 
@@ -99,3 +104,22 @@ def client(settings: Settings) -> Iterator[TestClient]:
     """The API with its lifespan running (inside ``with``), champion version 1 loaded."""
     with TestClient(create_app(settings, flush_seconds=0.05)) as test_client:
         yield test_client
+
+
+@contextmanager
+def running_api(settings: Settings, timeout: float = 30.0) -> Iterator[str]:
+    """The API under uvicorn in a thread (its lifespan running); yields its URL, then stops it."""
+    port = free_port()
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

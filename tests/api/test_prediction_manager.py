@@ -2,49 +2,31 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import uvicorn
 
-from api.main import create_app
 from app.managers.errors import Rejected, ServiceUnavailable
 from app.managers.predictions import PredictionManager
 from core.service_metrics import window_stats
-from tests.api.conftest import TOKEN, ModelStore, api_settings
+from tests.api.conftest import TOKEN, ModelStore, api_settings, running_api
 from tests.ports import free_port
 
 
 @pytest.fixture(scope="module")
 def serve(tmp_path_factory: pytest.TempPathFactory, model_store: ModelStore):
     """Start the API under uvicorn in a thread; returns its URL. Stopped at module end."""
-    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
+    with ExitStack() as servers:
 
-    def start(tracking_uri: str | None = None) -> str:
-        port = free_port()
-        tmp = tmp_path_factory.mktemp("uvicorn")
-        settings = api_settings(tmp, tracking_uri or model_store.tracking_uri)
-        config = uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=port, log_level="warning"
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.05)
-        servers.append((server, thread))
-        return f"http://127.0.0.1:{port}"
+        def start(tracking_uri: str | None = None) -> str:
+            tmp = tmp_path_factory.mktemp("uvicorn")
+            settings = api_settings(tmp, tracking_uri or model_store.tracking_uri)
+            return servers.enter_context(running_api(settings))
 
-    yield start
-    for server, thread in servers:
-        server.should_exit = True
-        thread.join(10)
+        yield start
 
 
 @pytest.fixture(scope="module")

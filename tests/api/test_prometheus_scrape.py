@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,12 +18,10 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 import yaml
 
-from api.main import create_app
 from core.settings import REPO_ROOT
-from tests.api.conftest import ModelStore, api_settings
+from tests.api.conftest import ModelStore, api_settings, running_api
 from tests.conftest import missing_service
 from tests.ports import free_port
 
@@ -109,21 +106,10 @@ def api_url(
     prometheus_binary: Path, tmp_path_factory: pytest.TempPathFactory, model_store: ModelStore
 ) -> Iterator[str]:
     """The real API under uvicorn in a thread, champion version 1 loaded."""
-    port = free_port()
     settings = api_settings(tmp_path_factory.mktemp("scraped-api"), model_store.tracking_uri)
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + TIMEOUT_S
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{port}"
-    assert httpx.get(f"{url}/ready", timeout=5).json()["version"] == 1
-    yield url
-    server.should_exit = True
-    thread.join(10)
+    with running_api(settings, TIMEOUT_S) as url:
+        assert httpx.get(f"{url}/ready", timeout=5).json()["version"] == 1
+        yield url
 
 
 def scrape_config(api_address: str) -> dict[str, Any]:

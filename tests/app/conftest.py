@@ -117,3 +117,13 @@ def outage(app_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def run_page(path: Path) -> AppTest:
     return AppTest.from_file(str(path), default_timeout=60).run()
+
+
+def button(at: AppTest, prefix: str):
+    """The first button whose label starts with ``prefix``."""
+    return next(b for b in at.button if b.label.startswith(prefix))
+
+
+def metric(at: AppTest, label: str) -> str:
+    """The value of the metric labelled ``label``."""
+    return next(m.value for m in at.metric if m.label == label)

@@ -11,22 +11,15 @@ import app.bootstrap
 from app.bootstrap import Managers
 from app.managers.database import DatabaseManager
 from core.drift_store import DriftRun, DriftSummary, save_drift_run
-from tests.app.conftest import REPO_ROOT
+from tests.app.conftest import REPO_ROOT, button, metric, run_page
 from tests.fakes import FakePredictionManager, FakePrefectManager, FakePrometheusManager
 
-MONITORING = str(REPO_ROOT / "app" / "pages" / "5_Monitoring.py")
+MONITORING = REPO_ROOT / "app" / "pages" / "5_Monitoring.py"
+HOME = REPO_ROOT / "app" / "Home.py"
 
 
 def page() -> AppTest:
-    return AppTest.from_file(MONITORING, default_timeout=60).run()
-
-
-def button(at: AppTest, prefix: str):
-    return next(b for b in at.button if b.label.startswith(prefix))
-
-
-def metric(at: AppTest, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
+    return run_page(MONITORING)
 
 
 def a_drift_run(database: DatabaseManager, app_settings, share: float, verdict_html: str) -> None:
@@ -107,10 +100,10 @@ def test_the_simulator_is_off_while_the_api_serves_nothing(
 
 
 def test_home_shows_the_last_drift_check(database: DatabaseManager, app_settings) -> None:
-    at = AppTest.from_file(str(REPO_ROOT / "app" / "Home.py"), default_timeout=60).run()
+    at = run_page(HOME)
     assert any("none yet" in m.value for m in at.markdown)
     a_drift_run(database, app_settings, 0.44, "<html></html>")
-    at = AppTest.from_file(str(REPO_ROOT / "app" / "Home.py"), default_timeout=60).run()
+    at = run_page(HOME)
     assert not at.exception and any("drift · 44%" in m.value for m in at.markdown)
 
 

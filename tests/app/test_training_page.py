@@ -5,18 +5,14 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from app.managers.database import DatabaseManager
-from tests.app.conftest import REPO_ROOT
+from tests.app.conftest import REPO_ROOT, button, run_page
 from tests.fakes import FakeMlflowManager, FakePrefectManager
 
-TRAINING = str(REPO_ROOT / "app" / "pages" / "3_Training.py")
+TRAINING = REPO_ROOT / "app" / "pages" / "3_Training.py"
 
 
 def page() -> AppTest:
-    return AppTest.from_file(TRAINING, default_timeout=60).run()
-
-
-def button(at: AppTest, prefix: str):
-    return next(b for b in at.button if b.label.startswith(prefix))
+    return run_page(TRAINING)
 
 
 def loaded(database: DatabaseManager) -> None:

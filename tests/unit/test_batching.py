@@ -88,3 +88,15 @@ def test_a_lone_request_waits_for_nobody(count: int) -> None:
     pipeline = CountingPipeline()
     answers = asyncio.run(concurrently(MicroBatcher(), [(model(pipeline), "z", 3)] * count))
     assert pipeline.calls == [count] and all(len(a) == 3 for a in answers)
+
+
+def test_after_stop_a_late_request_is_answered_alone() -> None:
+    pipeline = CountingPipeline()
+
+    async def late() -> list:
+        batcher = MicroBatcher()
+        batcher.start()
+        await batcher.stop()
+        return await asyncio.wait_for(batcher.rank(model(pipeline), "abc", "", 2), timeout=5)
+
+    assert len(asyncio.run(late())) == 2 and pipeline.calls == [1]
