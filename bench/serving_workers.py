@@ -32,7 +32,7 @@ def work_prepare(tmp: Path, rows: int) -> dict[str, Any]:
     """Train the default config, log it, register it as version 1 and make it champion."""
     from mlflow import MlflowClient
 
-    from core import registry
+    from core import promotion, registry
     from core.data.queries import TrainingData
     from core.data.store import catalogue_digest, split_holdout
     from core.data.synthetic import generate_catalogue
@@ -58,7 +58,7 @@ def work_prepare(tmp: Path, rows: int) -> dict[str, Any]:
     version = registry.register(client, logged.model_uri, logged.run_id, logged.model_id)
     engine = make_engine(f"sqlite:///{tmp / 'control_room.db'}")
     ensure_schema(engine)
-    registry.promote(engine, client, version, margin=0.0, triggered_by="bench")
+    promotion.promote(engine, client, version, margin=0.0, triggered_by="bench")
     engine.dispose()
 
     sample = holdout.sample(SAMPLE_PRODUCTS, random_state=0)

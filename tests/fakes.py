@@ -19,11 +19,12 @@ from sqlalchemy import Engine
 from app.managers.errors import NotFound, Rejected, ServiceUnavailable
 from app.managers.experiments import RUN_COLUMNS
 from app.records import ApiHealth, DeploymentInfo, FlowRunInfo, LogLine, PredictionResult, RunDetail
-from core import registry
+from core import promotion, registry
 from core.data.categories import CATEGORY_BY_CODE
 from core.db.engine import ensure_schema
 from core.inference_log import InferenceRecord, write_records
-from core.registry import CHAMPION, GateVerdict, Promotion, VersionInfo
+from core.promotion import Promotion
+from core.registry import CHAMPION, GateVerdict, VersionInfo
 from core.service_metrics import Scrape
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -105,7 +106,7 @@ class FakeMlflowManager:
         return Promotion(action, current.version if current else None, version, verdict.reason)
 
     def rollback(self, triggered_by: str = "app") -> Promotion:
-        history = registry.champion_history(pd.DataFrame(self.log or None, columns=LOG_COLUMNS))
+        history = promotion.champion_history(pd.DataFrame(self.log or None, columns=LOG_COLUMNS))
         if len(history) < 2:
             raise Rejected("There is no earlier champion to roll back to.")
         self._set_champion(history[-2])

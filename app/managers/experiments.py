@@ -19,9 +19,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.managers.errors import ManagerError, NotFound, Rejected, ServiceUnavailable
 from app.records import RunDetail
-from core import registry
+from core import promotion, registry
 from core.db.engine import ensure_schema
-from core.registry import GateVerdict, Promotion, VersionInfo
+from core.promotion import Promotion
+from core.registry import GateVerdict, VersionInfo
 from core.tracking import CONFUSION_JSON, EXPERIMENT, PER_CLASS_JSON, confusion_from_dict
 
 T = TypeVar("T")
@@ -128,7 +129,7 @@ class MlflowManager:
     ) -> Promotion:
         """Make ``version`` champion through the gate, or forced with a written reason."""
         return self._guarded(
-            lambda: registry.promote(
+            lambda: promotion.promote(
                 self._engine, self._client, version, margin=self._margin,
                 triggered_by=triggered_by, force_reason=force_reason,
             )
@@ -137,7 +138,7 @@ class MlflowManager:
     def rollback(self, triggered_by: str = "app") -> Promotion:
         """Give the champion alias back to the previous champion."""
         return self._guarded(
-            lambda: registry.rollback(self._engine, self._client, triggered_by=triggered_by)
+            lambda: promotion.rollback(self._engine, self._client, triggered_by=triggered_by)
         )
 
     def promotion_log(self) -> pd.DataFrame:
@@ -145,7 +146,7 @@ class MlflowManager:
 
         def read() -> pd.DataFrame:
             with self._engine.connect() as conn:
-                return registry.promotion_log_frame(conn)
+                return promotion.promotion_log_frame(conn)
 
         return self._guarded(read)
 
@@ -174,7 +175,7 @@ class MlflowManager:
             yield
         except ManagerError:
             raise
-        except registry.PromotionRefused as exc:
+        except promotion.PromotionRefused as exc:
             raise Rejected(str(exc)) from exc
         except MlflowException as exc:
             if exc.error_code == "RESOURCE_DOES_NOT_EXIST":

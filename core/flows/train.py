@@ -11,7 +11,7 @@ from prefect import Task, flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
 
-from core import registry
+from core import promotion, registry
 from core.data.queries import TrainingData, training_data
 from core.db.engine import ensure_schema, make_engine
 from core.evaluate import Evaluation, evaluate
@@ -101,10 +101,10 @@ def register_task(
     if not auto_promote:
         return version, False, "auto-promotion off: promote it from the Training page"
     try:
-        done = registry.promote(
+        done = promotion.promote(
             engine, client, version, margin=settings.promotion_margin, triggered_by=triggered_by
         )
-    except registry.PromotionRefused as exc:
+    except promotion.PromotionRefused as exc:
         # Training succeeded; the gate (or a promotion made meanwhile) said no.
         logger.info("Not promoted: %s", exc)
         return version, False, str(exc)

@@ -16,7 +16,7 @@ from mlflow import MlflowClient
 from sqlalchemy import Engine
 
 from api.main import create_app
-from core import registry
+from core import promotion, registry
 from core.data.queries import TrainingData
 from core.data.store import catalogue_digest
 from core.data.synthetic import generate_catalogue
@@ -45,13 +45,13 @@ class ModelStore:
         return int(self.client().get_model_version_by_alias(MODEL_NAME, registry.CHAMPION).version)
 
     def force(self, version: int) -> None:
-        registry.promote(
+        promotion.promote(
             self.engine, self.client(), version, margin=0.0, triggered_by="test",
             force_reason="test of the API's alias following",
         )  # fmt: skip
 
     def rollback(self) -> None:
-        registry.rollback(self.engine, self.client(), triggered_by="test")
+        promotion.rollback(self.engine, self.client(), triggered_by="test")
 
 
 @pytest.fixture(scope="session")

@@ -11,12 +11,13 @@ import pytest
 from mlflow import MlflowClient
 from sqlalchemy import Engine
 
-from core import registry
+from core import promotion, registry
 from core.data.queries import TrainingData
 from core.data.store import catalogue_digest
 from core.data.synthetic import generate_catalogue
 from core.evaluate import evaluate
-from core.registry import CHALLENGER, CHAMPION, PromotionRefused
+from core.promotion import PromotionRefused
+from core.registry import CHALLENGER, CHAMPION
 from core.tracking import MODEL_NAME, LoggedRun, log_training_run
 from core.train import INPUT_COLUMNS, TrainConfig, fit
 
@@ -74,30 +75,30 @@ def test_register_promote_refuse_force_rollback(engine: Engine, client: MlflowCl
     v1 = register(client, good)
     assert aliases(client) == {CHALLENGER: v1}
 
-    first = registry.promote(engine, client, v1, margin=0.0, triggered_by="test")
+    first = promotion.promote(engine, client, v1, margin=0.0, triggered_by="test")
     assert (first.action, first.from_version, first.to_version) == ("promote", None, v1)
     assert aliases(client) == {CHAMPION: v1}
 
     v2 = register(client, bad)
     with pytest.raises(PromotionRefused, match=rf"gate refused: v{v2} F1 0\.\d+ < v{v1} F1"):
-        registry.promote(engine, client, v2, margin=0.0, triggered_by="test")
+        promotion.promote(engine, client, v2, margin=0.0, triggered_by="test")
     assert aliases(client)[CHAMPION] == v1
     with pytest.raises(PromotionRefused, match="needs a written reason"):
-        registry.promote(engine, client, v2, margin=0.0, triggered_by="t", force_reason="  ")
+        promotion.promote(engine, client, v2, margin=0.0, triggered_by="t", force_reason="  ")
 
-    forced = registry.promote(
+    forced = promotion.promote(
         engine, client, v2, margin=0.0, triggered_by="test", force_reason="demo of a rollback"
     )
     assert forced.action == "force" and aliases(client) == {CHAMPION: v2}
 
-    back = registry.rollback(engine, client, triggered_by="test")
+    back = promotion.rollback(engine, client, triggered_by="test")
     assert (back.from_version, back.to_version) == (v2, v1)
     assert aliases(client)[CHAMPION] == v1
     with pytest.raises(PromotionRefused, match="no earlier champion"):
-        registry.rollback(engine, client, triggered_by="test")
+        promotion.rollback(engine, client, triggered_by="test")
 
     with engine.connect() as conn:
-        log = registry.promotion_log_frame(conn)
+        log = promotion.promotion_log_frame(conn)
     assert log["action"].tolist() == ["rollback", "force", "promote"]
     assert log["to_version"].tolist() == [v1, v2, v1]
     assert "demo of a rollback" in log.loc[1, "reason"]
@@ -107,7 +108,7 @@ def test_register_promote_refuse_force_rollback(engine: Engine, client: MlflowCl
 def test_a_margin_lets_a_slightly_worse_model_through(engine: Engine, client, runs) -> None:
     v1 = register(client, runs["bad"][0])
     v2 = register(client, runs["good"][0])
-    registry.promote(engine, client, v2, margin=0.0, triggered_by="test")
+    promotion.promote(engine, client, v2, margin=0.0, triggered_by="test")
     versions = registry.list_versions(client)
     worse = next(v for v in versions if v.version == v1)
     gap = versions[0].weighted_f1 - worse.weighted_f1
@@ -119,7 +120,7 @@ def test_champion_alias_loads_the_model_that_was_trained(
     engine: Engine, client: MlflowClient, runs, data: TrainingData, tracking_uri: str
 ) -> None:
     logged, pipeline = runs["good"]
-    registry.promote(engine, client, register(client, logged), margin=0, triggered_by="test")
+    promotion.promote(engine, client, register(client, logged), margin=0, triggered_by="test")
     mlflow.set_tracking_uri(tracking_uri)
     served = mlflow.sklearn.load_model(f"models:/{MODEL_NAME}@{CHAMPION}")
     features = data.holdout[list(INPUT_COLUMNS)]
@@ -135,14 +136,14 @@ def test_champion_history_pushes_and_pops() -> None:
         {"id": [1, 2, 3, 4, 5], "action": ["promote", "promote", "force", "rollback", "rollback"],
          "to_version": [1, 2, 3, 2, 1]}
     )  # fmt: skip
-    assert registry.champion_history(log.head(3)) == [1, 2, 3]
-    assert registry.champion_history(log) == [1]
+    assert promotion.champion_history(log.head(3)) == [1, 2, 3]
+    assert promotion.champion_history(log) == [1]
 
 
 def test_unknown_version_is_refused(engine: Engine, client: MlflowClient, runs) -> None:
     register(client, runs["good"][0])
     with pytest.raises(PromotionRefused, match="Version 99 .* does not exist"):
-        registry.promote(engine, client, 99, margin=0, triggered_by="test")
+        promotion.promote(engine, client, 99, margin=0, triggered_by="test")
 
 
 def test_concurrent_promotions_are_judged_one_after_the_other(
@@ -151,7 +152,7 @@ def test_concurrent_promotions_are_judged_one_after_the_other(
     import threading
 
     good, bad = runs["good"][0], runs["bad"][0]
-    registry.promote(engine, client, register(client, bad), margin=0, triggered_by="t")
+    promotion.promote(engine, client, register(client, bad), margin=0, triggered_by="t")
     candidates = [register(client, good), register(client, good)]
     barrier = threading.Barrier(2)
     outcomes: list[object] = []
@@ -159,7 +160,7 @@ def test_concurrent_promotions_are_judged_one_after_the_other(
     def click(version: int) -> None:
         barrier.wait()
         try:
-            outcomes.append(registry.promote(engine, client, version, margin=0, triggered_by="t"))
+            outcomes.append(promotion.promote(engine, client, version, margin=0, triggered_by="t"))
         except PromotionRefused as exc:
             outcomes.append(exc)
 
@@ -169,7 +170,7 @@ def test_concurrent_promotions_are_judged_one_after_the_other(
     for thread in threads:
         thread.join(timeout=120)
     with engine.connect() as conn:
-        log = registry.promotion_log_frame(conn).sort_values("id")
+        log = promotion.promotion_log_frame(conn).sort_values("id")
     # Each promotion names the champion it replaced: the chain has no fork.
     assert log["from_version"].iloc[1:].tolist() == log["to_version"].iloc[:-1].tolist()
     assert aliases(client)[CHAMPION] == log["to_version"].iloc[-1]
@@ -180,12 +181,12 @@ def test_rollback_refuses_when_mlflow_and_the_log_disagree(
 ) -> None:
     v1 = register(client, runs["good"][0])
     v2 = register(client, runs["good"][0])
-    registry.promote(engine, client, v1, margin=0, triggered_by="t")
-    registry.promote(engine, client, v2, margin=0, triggered_by="t")
+    promotion.promote(engine, client, v1, margin=0, triggered_by="t")
+    promotion.promote(engine, client, v2, margin=0, triggered_by="t")
     v3 = register(client, runs["bad"][0])
     client.set_registered_model_alias(MODEL_NAME, CHAMPION, str(v3))  # moved in the MLflow UI
     with pytest.raises(PromotionRefused, match=rf"MLflow's champion is v{v3}.*log ends at v{v2}"):
-        registry.rollback(engine, client, triggered_by="t")
+        promotion.rollback(engine, client, triggered_by="t")
     assert aliases(client)[CHAMPION] == v3
 
 
