@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import ParamSpec, TypeVar
 
+import requests
 from mlflow import MlflowClient
 from prefect import Task, flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -109,7 +110,25 @@ def register_task(
         logger.info("Not promoted: %s", exc)
         return version, False, str(exc)
     logger.info("Promoted version %s to champion (%s)", version, done.reason)
+    logger.info("Predictor API: %s", ask_api_to_reload(settings))
     return version, True, done.reason
+
+
+def ask_api_to_reload(settings: Settings) -> str:
+    """Tell the predictor API the champion moved, so it serves it now rather than at its next
+    alias check; never fails the flow (the API checks on its own anyway). Says what happened."""
+    if not settings.api_token:
+        return "reload disabled (no RAKUTEN_API_TOKEN): it switches at its next alias check"
+    try:
+        answer = requests.post(
+            f"{settings.api_url.rstrip('/')}/model/reload", timeout=30,
+            headers={"Authorization": f"Bearer {settings.api_token}"},
+        )  # fmt: skip
+    except requests.RequestException as exc:
+        return f"not reachable at {settings.api_url} ({type(exc).__name__}); it checks on its own"
+    if not answer.ok:
+        return f"reload answered {answer.status_code}; it switches at its next alias check"
+    return f"reloaded, serving v{(answer.json().get('model') or {}).get('version')}"
 
 
 @flow(name="train", log_prints=True)

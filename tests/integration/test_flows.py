@@ -3,8 +3,11 @@ real MLflow tracking store."""
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import mlflow
 import pytest
@@ -23,7 +26,7 @@ from core.flows.data import load_data_flow
 from core.flows.monitor import monitor_flow
 from core.flows.names import LOAD_DATA_DEPLOYMENT, MONITOR_DEPLOYMENT, TRAIN_DEPLOYMENT
 from core.flows.serve import deployments
-from core.flows.train import train_flow
+from core.flows.train import ask_api_to_reload, train_flow
 from core.inference_log import InferenceRecord, write_records
 from core.settings import Settings, get_settings
 from core.tracking import MODEL_NAME
@@ -95,6 +98,46 @@ def test_train_flow_logs_registers_and_promotes(settings: Settings) -> None:
     assert manager.rollback().to_version == 1
     assert manager.promotion_log()["action"].tolist() == ["rollback", "promote", "promote"]
     engine.dispose()
+
+
+class _ReloadRecorder(BaseHTTPRequestHandler):
+    """A stand-in predictor API that records reload calls."""
+
+    calls: list[tuple[str, str]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        self.calls.append((self.path, self.headers.get("Authorization", "")))
+        body = json.dumps({"model_loaded": True, "model": {"version": 1}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+def test_an_auto_promotion_asks_the_api_to_reload(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ReloadRecorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _ReloadRecorder.calls = []
+    monkeypatch.setenv("RAKUTEN_API_URL", f"http://127.0.0.1:{server.server_port}")
+    monkeypatch.setenv("RAKUTEN_API_TOKEN", "secret")
+    get_settings.cache_clear()
+    try:
+        import_catalogue(settings)
+        assert train_flow(SMALL, triggered_by="test")["promoted"]
+        assert _ReloadRecorder.calls == [("/model/reload", "Bearer secret")]
+        assert not train_flow(SMALL, auto_promote=False, triggered_by="test")["promoted"]
+        assert len(_ReloadRecorder.calls) == 1  # nothing moved: nothing to reload
+        assert ask_api_to_reload(get_settings()) == "reloaded, serving v1"
+    finally:
+        server.shutdown()
+    assert "not reachable" in ask_api_to_reload(get_settings())  # never fails the flow
+    assert "reload disabled" in ask_api_to_reload(Settings(api_token=""))
 
 
 def test_training_with_no_data_loaded_says_so(settings: Settings) -> None:

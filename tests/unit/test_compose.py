@@ -42,10 +42,10 @@ NEEDS: dict[str, set[str]] = {
     "database_url": {"app", "api", "worker"},
     "mlflow_tracking_uri": {"app", "api", "worker"},
     "prefect_api_url": {"app"},  # the worker gets Prefect's own PREFECT_API_URL
-    "api_url": {"app", "api"},
+    "api_url": {"app", "api", "worker"},  # the train flow asks the API to reload
     "app_port": {"app"},
     "prometheus_url": {"app"},
-    "api_token": {"app", "api"},
+    "api_token": {"app", "api", "worker"},
     "api_poll_seconds": {"api"},
     "api_batch_limit": {"app", "api"},
     "challenge_x_path": set(),  # a host path: in the stack the files are uploaded on the page
