@@ -74,7 +74,7 @@ def render_services_table(services: list[ServiceInfo]) -> None:
             "color: #1a7f37" if v in {"running", "completed", "healthy"} else "color: #cf222e"
         ),
         subset=["status", "health"],
-    ).format(na_rep="", subset=["url"])  # no link: an empty cell, not "None"
+    )
     st.dataframe(
         styled, hide_index=True, width="stretch", column_order=[c for c in frame if c != "what"],
         column_config={
