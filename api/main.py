@@ -14,8 +14,9 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -28,11 +29,13 @@ from api.limits import BodyLimitMiddleware, body_limit
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.model import ChampionFollower
 from api.routes import Services, build_router
+from api.schemas import FIELD_NAMES
 from api.writer import InferenceLogWriter
 from core.db.engine import make_engine
 from core.settings import Settings, get_settings
 
 log = logging.getLogger("api")
+MAX_LISTED_ERRORS = 10  # a 422 lists this many problems, then says how many more there are
 
 
 def create_app(
@@ -60,8 +63,13 @@ def create_app(
     metrics = ApiMetrics()
     follower = follower or ChampionFollower(settings.mlflow_tracking_uri, metrics)
     owns_engine = engine is None
-    engine = engine or make_engine(settings.database_url)
-    writer = InferenceLogWriter(engine, metrics, flush_seconds=flush_seconds)
+    # A write that cannot finish in time is abandoned and retried by the writer, not waited for.
+    engine = engine or make_engine(
+        settings.database_url, timeout=settings.inference_log_write_timeout
+    )
+    writer = InferenceLogWriter.from_settings(
+        settings, engine, metrics, flush_seconds=flush_seconds
+    )
     batcher = MicroBatcher(on_batch=metrics.batch_size.observe)
     services = Services(settings, follower, writer, metrics, batcher)
 
@@ -106,18 +114,43 @@ async def _follow(follower: ChampionFollower, every: float) -> None:
 
 
 async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
-    """422 naming each problem by field, without echoing the input (it may be a megabyte)."""
-    errors = []
-    for error in exc.errors():
-        where = _field_path(error.get("loc", ()))
-        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-        if error.get("type") == "json_invalid":  # loc is ("body", <character position>)
-            reason = error.get("ctx", {}).get("error", "cannot be parsed")
-            position = error.get("loc", ("body", 0))[-1]
-            where, message = "body", f"not valid UTF-8 JSON ({reason} at character {position})"
-        errors.append({"field": where, "message": message, "type": error.get("type")})
+    """422 naming the first few problems by field, without echoing any input (nor field name)."""
+    found = exc.errors()
+    errors = [_problem(error, exc.body) for error in found[:MAX_LISTED_ERRORS]]
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    if len(found) > MAX_LISTED_ERRORS:
+        detail += f"; … and {len(found) - MAX_LISTED_ERRORS:,} more problems"
     return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
+
+
+def _problem(error: Mapping[str, Any], body: object) -> dict[str, Any]:
+    loc = tuple(error.get("loc", ()))
+    kind = error.get("type")
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    if kind == "json_invalid":  # loc is ("body", <character position>)
+        reason = error.get("ctx", {}).get("error", "cannot be parsed")
+        message = f"not valid UTF-8 JSON ({reason} at character {loc[-1]})"
+        return {"field": "body", "message": message, "type": kind}
+    if kind == "extra_forbidden" and loc:
+        # The key is the client's text (markup, a megabyte…): say where it is, never what.
+        where = _field_path(loc[:-1])
+        position = _key_position(body, loc)
+        key = f"key {position} of the object" if position else "a key of the object"
+        return {"field": where, "type": kind, "message": f"unknown field ({key}): remove it"}
+    return {"field": _field_path(loc), "message": message, "type": kind}
+
+
+def _key_position(body: object, loc: tuple[Any, ...]) -> int | None:
+    """1-based position of the key ``loc[-1]`` in the object at ``loc[1:-1]`` of the body."""
+    node = body
+    for part in loc[1:-1]:
+        try:
+            node = node[part]  # type: ignore[index]
+        except (KeyError, IndexError, TypeError):
+            return None
+    if not isinstance(node, dict):
+        return None
+    return next((i for i, key in enumerate(node, start=1) if key == loc[-1]), None)
 
 
 async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -128,10 +161,15 @@ async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONRes
 
 
 def _field_path(loc: tuple | list) -> str:
-    parts = [str(p) for p in loc]
+    parts = list(loc)
     if parts and parts[0] in {"body", "query", "path", "header"}:
         parts = parts[1:]
     path = ""
     for part in parts:
-        path += f"[{part}]" if part.isdigit() else f".{part}" if path else part
+        if isinstance(part, int):
+            path += f"[{part}]"
+            continue
+        # Only the schema's own names are shown: anything else came from the client.
+        name = part if part in FIELD_NAMES else "(unknown field)"
+        path += f".{name}" if path else name
     return path or "body"

@@ -68,12 +68,56 @@ class ApiMetrics:
         )  # fmt: skip
         self.log_failures = Counter(
             "rakuten_api_inference_log_write_failures",
-            "Predictions that could not be written to the inference log (database errors, "
-            "or dropped because the buffer was full)", registry=r,
+            "Predictions in inference-log writes that failed (each failed attempt counts its "
+            "rows; they are retried, not lost: lost rows are in ..._dropped_rows_total)",
+            registry=r,
         )  # fmt: skip
         self.log_queue = Gauge(
             "rakuten_api_inference_log_queue_rows", "Predictions waiting to be written", registry=r
         )
+        self._inference_log_writer(r)
+
+    def _inference_log_writer(self, r: CollectorRegistry) -> None:
+        self.log_queue_bytes = Gauge(
+            "rakuten_api_inference_log_queue_bytes",
+            "Memory held by the predictions waiting to be written (bounded)", registry=r,
+        )  # fmt: skip
+        self.log_dropped = Counter(
+            "rakuten_api_inference_log_dropped_rows",
+            "Predictions that will never reach the inference log, by reason", ["reason"],
+            registry=r,
+        )  # fmt: skip
+        self.log_retries = Counter(
+            "rakuten_api_inference_log_retries",
+            "Failed inference-log writes, each retried with back-off", registry=r,
+        )  # fmt: skip
+        self.log_spooled = Counter(
+            "rakuten_api_inference_log_spooled_rows",
+            "Predictions spilled to the spool file (buffer full, database down, or shutdown)",
+            registry=r,
+        )  # fmt: skip
+        self.log_replayed = Counter(
+            "rakuten_api_inference_log_replayed_rows",
+            "Predictions replayed from the spool file into the inference log", registry=r,
+        )  # fmt: skip
+        self.log_spool_bytes = Gauge(
+            "rakuten_api_inference_log_spool_bytes", "Size of the spool files waiting for replay",
+            registry=r,
+        )  # fmt: skip
+        self.log_last_write = Gauge(
+            "rakuten_api_inference_log_last_write_timestamp_seconds",
+            "When the inference log was last written (Unix time; 0: not yet)", registry=r,
+        )  # fmt: skip
+        self.log_failing_since = Gauge(
+            "rakuten_api_inference_log_failing_since_timestamp_seconds",
+            "When the current run of failed writes began (Unix time; 0: writing fine)",
+            registry=r,
+        )  # fmt: skip
+        self.log_state = Gauge(
+            "rakuten_api_inference_log_state",
+            "The inference-log writer's state (1 for the current one): ok, retrying, failing",
+            ["state"], registry=r,
+        )  # fmt: skip
 
     def serving(self, name: str, version: int, run_id: str) -> None:
         """Record that ``version`` is now the served model."""

@@ -6,7 +6,7 @@ import hmac
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.batching import MicroBatcher
+from api.limits import screened_route, token_limit
 from api.metrics import ApiMetrics
 from api.model import ChampionFollower, Ranked, ServedModel, products_frame
 from api.schemas import (
@@ -25,6 +26,7 @@ from api.schemas import (
     BatchResponse,
     CategoryRef,
     Health,
+    InferenceLogHealth,
     InvalidRequest,
     ModelDetail,
     ModelRef,
@@ -87,12 +89,17 @@ class Services:
 
 def build_router(services: Services) -> APIRouter:
     """Every endpoint, closed over ``services``."""
-    router = APIRouter(responses={404: {"model": Problem}})
+    limit = services.settings.api_batch_limit
+    # Every JSON body is screened before it is parsed (api.limits); the batch's also for its size.
+    router = APIRouter(
+        responses={404: {"model": Problem}}, route_class=screened_route(token_limit(limit))
+    )
+    batch = APIRouter(route_class=screened_route(token_limit(limit), max_products=limit))
     bearer = Security(HTTPBearer(auto_error=False, description="RAKUTEN_API_TOKEN"))
 
     @router.get("/health", tags=["service"])
     async def health() -> Health:
-        """Liveness: always 200 while the process runs; says whether a model is served."""
+        """Liveness: always 200 while the process runs; the model served, the log's state."""
         follower = services.follower
         model = follower.current
         return Health(
@@ -101,6 +108,7 @@ def build_router(services: Services) -> APIRouter:
             last_error=follower.last_error,
             last_check=follower.last_check,
             poll_seconds=services.settings.api_poll_seconds,
+            inference_log=InferenceLogHealth(**asdict(services.writer.status())),
         )
 
     @router.get("/ready", tags=["service"], responses={503: NO_MODEL})
@@ -159,7 +167,7 @@ def build_router(services: Services) -> APIRouter:
             latency_ms=latency_ms,
         )
 
-    @router.post(
+    @batch.post(
         "/predict/batch", tags=["predict"], response_model=BatchResponse,
         responses={**INVALID, 503: NO_MODEL,
                    413: {"model": Problem, "description": "Too many products, or too large"}},
@@ -167,8 +175,7 @@ def build_router(services: Services) -> APIRouter:
     async def predict_batch(body: BatchRequest) -> JSONResponse:
         """Classify several products at once; answers are in the order given."""
         start = time.perf_counter()
-        limit = services.settings.api_batch_limit
-        if len(body.products) > limit:
+        if len(body.products) > limit:  # what the screen did not see (e.g. an escaped key)
             raise HTTPException(
                 413, f"batch of {len(body.products)} products is over the limit of {limit} "
                 "(RAKUTEN_API_BATCH_LIMIT): split it",
@@ -193,6 +200,8 @@ def build_router(services: Services) -> APIRouter:
                 "latency_ms": latency_ms,
             }
         )
+
+    router.include_router(batch)
 
     @router.get("/metrics", tags=["service"], response_class=Response)
     async def metrics() -> Response:

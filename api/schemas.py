@@ -4,21 +4,76 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
-MAX_DESIGNATION = 1_000  # the challenge's longest title is 250 characters
-MAX_DESCRIPTION = 50_000  # and its longest description about 12,500
+from core.data.limits import MAX_DESCRIPTION, MAX_DESIGNATION
+
 CLASS_COUNT = 27
 # A character that is not whitespace, spelled out as ECMAScript's \s (what JSON Schema validators
 # use) rather than Python's (which also counts \x1c-\x1f): the spec and the check agree exactly.
-NOT_BLANK = re.compile(
-    r"[^\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
-)
+BLANKS = r"\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+NOT_BLANK = re.compile(f"[^{BLANKS}]")
+# What no database can store: PostgreSQL refuses NUL in text, and an unpaired surrogate (JSON's
+# "\ud800" alone) has no UTF-8 encoding at all. Parsed JSON joins every valid pair into one
+# character, so any surrogate left in a string is unpaired. Refused here, on every database alike.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# The spec says "no NUL" (and, for a title, "something not blank"). It cannot say "no unpaired
+# surrogate": an ECMAScript pattern sees UTF-16 code units, where every emoji is a pair.
+NO_NUL = r"^[^\x00]*$"
+TITLE = rf"^[^\x00]*[^\x00{BLANKS}][^\x00]*$"
 
-Designation = Annotated[str, StringConstraints(max_length=MAX_DESIGNATION)]
-Description = Annotated[str, StringConstraints(max_length=MAX_DESCRIPTION)]
+
+def _storable(value: object) -> object:
+    """Refuse text a database cannot store, naming the character by its position, not the text."""
+    # Before pydantic's own check, whose word for a surrogate is "unable to parse raw data".
+    found = UNSTORABLE.search(value) if isinstance(value, str) else None
+    if found is None:
+        return value
+    at = found.start() + 1
+    if found.group() == "\x00":
+        raise ValueError(f"NUL character (U+0000) at character {at} cannot be stored: remove it")
+    raise ValueError(
+        f"unpaired surrogate (U+{ord(found.group()):04X}) at character {at} is not valid "
+        "Unicode text: remove it"
+    )
+
+
+Designation = Annotated[
+    str, StringConstraints(max_length=MAX_DESIGNATION), BeforeValidator(_storable)
+]
+Description = Annotated[
+    str,
+    StringConstraints(max_length=MAX_DESCRIPTION),
+    BeforeValidator(_storable),
+    Field(json_schema_extra={"pattern": NO_NUL}),
+]
+
+
+def _number(value: object) -> object:
+    # Lax pydantic reads `true` as 1 and "5" as 5; strict mode would also refuse 5.0, which JSON
+    # Schema (the spec) calls an integer. So refuse exactly what is not a JSON number.
+    if isinstance(value, bool | str):
+        raise PydanticCustomError(
+            "int_type", "Input should be a valid integer, not text or a boolean"
+        )
+    return value
+
+
+TopK = Annotated[
+    int,
+    Field(ge=1, le=CLASS_COUNT, description="Number of candidate classes"),
+    BeforeValidator(_number),  # after the constraints, or the spec loses them
+]
 
 
 class Product(BaseModel):
@@ -29,10 +84,12 @@ class Product(BaseModel):
     })  # fmt: skip
 
     designation: Designation = Field(
-        description="Product title (required, not blank)",
-        json_schema_extra={"pattern": NOT_BLANK.pattern},  # checked below, with a plain message
+        description="Product title (required, not blank, no NUL or unpaired surrogate)",
+        json_schema_extra={"pattern": TITLE},  # checked below and above, with plain messages
     )
-    description: Description | None = Field(None, description="Product description (HTML allowed)")
+    description: Description | None = Field(
+        None, description="Product description (HTML allowed; no NUL or unpaired surrogate)"
+    )
 
     @field_validator("designation")
     @classmethod
@@ -45,7 +102,7 @@ class Product(BaseModel):
 class PredictRequest(Product):
     """``POST /predict``: one product and how many candidate classes to return."""
 
-    top_k: int = Field(5, ge=1, le=CLASS_COUNT, description="Number of candidate classes")
+    top_k: TopK = 5
 
 
 class BatchRequest(BaseModel):
@@ -54,7 +111,11 @@ class BatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     products: list[Product] = Field(min_length=1, description="The products, in order")
-    top_k: int = Field(5, ge=1, le=CLASS_COUNT)
+    top_k: TopK = 5
+
+
+# Every name a request body may use: an error's location shows these, never the client's own.
+FIELD_NAMES = frozenset({*PredictRequest.model_fields, *BatchRequest.model_fields})
 
 
 class Problem(BaseModel):
@@ -133,6 +194,26 @@ class ServedModelInfo(BaseModel):
     loaded_at: datetime
 
 
+class InferenceLogHealth(BaseModel):
+    """Whether predictions reach the inference log, and what was kept or lost on the way."""
+
+    state: Literal["ok", "retrying", "failing"] = Field(
+        description="ok: writes go through; retrying: the last write failed and is retried "
+        "with back-off; failing: writes have failed for a while, queued rows go to the spool file"
+    )
+    failing_since: datetime | None = Field(description="When the current run of failures began")
+    last_write: datetime | None = Field(description="When rows were last written")
+    last_error: str | None = Field(description="Why the last write failed (while not ok)")
+    queue_rows: int = Field(description="Predictions in memory, waiting to be written")
+    queue_bytes: int = Field(description="Memory they hold (bounded; past it they spill)")
+    spool_bytes: int = Field(description="Size of the spool files waiting to be replayed")
+    retries: int = Field(description="Failed writes retried since the API started")
+    spooled_rows: int = Field(description="Predictions spilled to the spool since the start")
+    dropped: dict[str, int] = Field(
+        description="Predictions that will never be written, by reason, since the start"
+    )
+
+
 class Health(BaseModel):
     """``GET /health``: the process is alive; whether (and which) model it serves."""
 
@@ -142,6 +223,7 @@ class Health(BaseModel):
     last_error: str | None = Field(description="Why the champion could not be (re)loaded")
     last_check: datetime | None = Field(description="When the champion alias was last checked")
     poll_seconds: float
+    inference_log: InferenceLogHealth
 
 
 class ModelDetail(ServedModelInfo):

@@ -22,6 +22,7 @@ from core.data.importer import DataValidationError, read_challenge_files, read_l
 from core.data.store import DatasetExists, import_products
 from core.data.synthetic import generate_catalogue
 from core.db.engine import describe, ensure_schema, make_engine
+from core.runtime_files import make_private, private_umask
 from core.settings import Settings, describe_settings_error, get_settings
 
 log = logging.getLogger("core.cli")
@@ -36,6 +37,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         log.error("%s", describe_settings_error(exc))
         return 2
+    # The SQLite database holds every prediction: it and the rest of var/ are the owner's only.
+    with private_umask():
+        make_private(settings.var_dir)
+        return _run(args, settings)
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings.database_url)
     try:
         ensure_schema(engine)

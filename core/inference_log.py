@@ -8,12 +8,15 @@ prediction row lands.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, Select, case, delete, func, insert, or_, select
+from sqlalchemy import Connection, Engine, Insert, Select, case, delete, func, insert, or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from core.data.categories import CATEGORY_BY_CODE
 from core.db.tables import inference_log, prediction_feedback
@@ -26,6 +29,7 @@ HISTORY_COLUMNS = (
 _FEEDBACK_ID = prediction_feedback.c.request_id
 _SAME_REQUEST = _FEEDBACK_ID == inference_log.c.request_id
 _MATCH = inference_log.c.predicted_code == prediction_feedback.c.true_code
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +61,35 @@ class FeedbackAccuracy:
 
 
 def write_records(engine: Engine, records: Sequence[InferenceRecord]) -> None:
-    """Append predictions in one transaction (one multi-row ``INSERT``)."""
+    """Append predictions in one transaction (one multi-row ``INSERT``), each at most once.
+
+    A request id already in the log is skipped, not an error: a batch retried after a commit
+    whose answer was lost (the connection died just then) lands exactly once.
+    """
     if not records:
         return
     with engine.begin() as conn:
         fields = InferenceRecord.__slots__  # not asdict(): it deep-copies, ten times slower
-        conn.execute(insert(inference_log), [{f: getattr(r, f) for f in fields} for r in records])
+        rows = [{f: getattr(r, f) for f in fields} for r in records]
+        conn.execute(_insert_once(conn.dialect.name), rows)
+
+
+def unstorable_text(record: InferenceRecord) -> str | None:
+    """Why the record's text cannot be stored on every backend, or ``None`` when it can.
+
+    PostgreSQL refuses NUL characters in text, and no database can encode a lone UTF-16
+    surrogate (JSON can carry one as ``"\\ud800"``). The same rule on both backends keeps what
+    SQLite and PostgreSQL hold identical.
+    """
+    for name in ("designation", "description"):
+        if _UNSTORABLE.search(getattr(record, name) or ""):
+            return f"the {name} contains a NUL character or a lone surrogate"
+    return None
+
+
+def _insert_once(dialect: str) -> Insert:
+    insert_ = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return insert_(inference_log).on_conflict_do_nothing(index_elements=["request_id"])
 
 
 def record_feedback(engine: Engine, request_id: str, true_code: int) -> None:

@@ -6,6 +6,9 @@
 Services: the MLflow tracking server (SQLite backend, local artifacts), the Prefect server, the
 flows worker that serves this project's deployments, the predictor API and the Streamlit app. A URL
 in the settings that points at another host (the compose stack) is used as it is and not started.
+``up`` and ``run`` start them in dependency order (the servers, then the worker, the API and the
+app), each once what it needs answers its health check, and ``up X`` starts what X needs too.
+Files under ``var/`` are the owner's only (see :mod:`core.runtime_files`).
 
 Without ``RAKUTEN_API_TOKEN``, local mode makes a token (kept in ``var/run/api.token``) and gives it
 to the API and the app, so the app can ask the API to reload right after a promotion.
@@ -23,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from core.runtime_files import make_private, private_umask
 from core.settings import REPO_ROOT, Settings, get_settings
 from core.supervisor import ServiceSpec, Supervisor, SupervisorError
 
@@ -39,7 +43,7 @@ QUIET_ENV = {
 
 
 def local_services(settings: Settings) -> list[ServiceSpec]:
-    """The services local mode runs, in start order, skipping those configured as remote."""
+    """The services local mode runs, skipping those configured as remote, with what each needs."""
     bin_dir = Path(sys.executable).parent
     var = settings.var_dir.resolve()
     env = {
@@ -81,6 +85,7 @@ def local_services(settings: Settings) -> list[ServiceSpec]:
             "worker", "Flows worker (serves the deployments)",
             [sys.executable, "-m", "core.flows.serve"],
             env={**env, "PREFECT_HOME": str(var / "prefect")},
+            needs=("prefect",),  # it registers the deployments at start, and exits without it
         )
     )  # fmt: skip
     api = urlsplit(settings.api_url)
@@ -92,6 +97,7 @@ def local_services(settings: Settings) -> list[ServiceSpec]:
                 url=f"{settings.api_url.rstrip('/')}/docs",
                 health_url=f"{settings.api_url.rstrip('/')}/health",
                 env=env, setting="RAKUTEN_API_URL",
+                after=("mlflow",),  # so it serves the champion from its first request
             )
         )  # fmt: skip
     specs.append(
@@ -103,6 +109,7 @@ def local_services(settings: Settings) -> list[ServiceSpec]:
             url=f"http://127.0.0.1:{settings.app_port}",
             health_url=f"http://127.0.0.1:{settings.app_port}/_stcore/health",
             env=env, setting="RAKUTEN_APP_PORT",
+            after=("mlflow", "prefect"),  # its first page reads both
         )
     )  # fmt: skip
     return specs
@@ -123,18 +130,9 @@ def run(settings: Settings, supervisor: Supervisor) -> None:
     An interruption during start-up stops what was already started, too.
     """
     names = list(supervisor.specs)
-    servers = [n for n in names if n in {"mlflow", "prefect"}]
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        # Servers first (they start side by side), so the worker and the app find them.
-        for name in servers:
-            supervisor.start(name)
-        for name in servers:
-            supervisor.wait_healthy(name)
-        for name in names:
-            supervisor.start(name)
-        for name in names:
-            supervisor.wait_healthy(name)
+        supervisor.start_in_order(names)
         for name in names:
             status = supervisor.status(name)
             log.info("  %-40s %s", status.title, status.url or f"pid {status.pid}")
@@ -189,6 +187,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("services", nargs="*", help="default: all")
     args = parser.parse_args(argv)
     settings = get_settings()
+    # The services inherit the umask (the supervisor sets it too, for the Infrastructure page).
+    with private_umask():
+        make_private(settings.var_dir)  # an older install left its files world-readable
+        return _command(parser, args, settings)
+
+
+def _command(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings) -> int:
     supervisor = Supervisor(settings.var_dir, local_services(settings))
     names = args.services or list(supervisor.specs)
     unknown = sorted(set(names) - set(supervisor.specs))
@@ -199,10 +204,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "run":
         run(settings, supervisor)
     elif args.command == "up":
-        for name in names:
-            supervisor.start(name)
-        for name in names:
-            supervisor.wait_healthy(name)
+        try:
+            names = [s.name for s in supervisor.start_in_order(names)]
+        except SupervisorError as exc:
+            log.error("%s", exc)
+            return 1
     elif args.command == "down":
         for name in reversed(names):
             supervisor.stop(name)

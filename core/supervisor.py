@@ -1,8 +1,10 @@
 """A small process supervisor: start, stop and health-check services, one process group each.
 
 State is only PID files (with the process's start time, so a reused PID is never trusted) under
-``<var_dir>/run`` and logs under ``<var_dir>/logs``: any process can ask what runs. Which services
-local mode runs, and the ``make run`` entry point, live in :mod:`core.local_stack`.
+``<var_dir>/run`` and logs under ``<var_dir>/logs``: any process can ask what runs. Both are private
+to the owner (0600 in 0700 folders), and so is whatever the services write: they start with the
+umask of :mod:`core.runtime_files`. Which services local mode runs, and the ``make run`` entry
+point, live in :mod:`core.local_stack`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from core.runtime_files import PRIVATE_UMASK, open_private
 from core.settings import REPO_ROOT
 
 
@@ -39,6 +42,12 @@ class ServiceSpec:
     health_url: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     setting: str | None = None  # the RAKUTEN_ variable that holds its URL
+    # Services that must be healthy before this one starts (those not supervised are ignored:
+    # a remote server is someone else's to start).
+    needs: tuple[str, ...] = ()
+    # Started after these when started together, but not refused without them: the API and the
+    # app keep working (and say why) while a server they read is down.
+    after: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -71,21 +80,78 @@ class Supervisor:
         current = self.status(name)
         if current.running:
             return current
+        for dependency in (self.specs[n] for n in spec.needs if n in self.specs):
+            # Started without it, a dependent dies at once (the worker without Prefect) and
+            # stays stopped: better to say so now.
+            if not (status := self.status(dependency.name)).healthy:
+                raise SupervisorError(
+                    f"Not starting the {spec.title}: it needs the {dependency.title}, which is "
+                    f"{status.reason or 'not healthy'}. Start {dependency.name} first."
+                )
         _check_port_free(spec)
-        self._run_dir.mkdir(parents=True, exist_ok=True)
-        self._log_dir.mkdir(parents=True, exist_ok=True)
-        with self._log_path(name).open("ab") as out:
+        for folder in (self._run_dir, self._log_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+            folder.chmod(0o700)
+        with open_private(self._log_path(name), append=True) as out:
             out.write(f"\n--- {datetime.now(UTC):%Y-%m-%d %H:%M:%S} starting {name}\n".encode())
             out.flush()
             process = subprocess.Popen(
                 spec.command, cwd=REPO_ROOT, env={**os.environ, **spec.env},
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: stop() ends its children too
+                umask=PRIVATE_UMASK,  # its database, logs and reports: the owner's only
             )  # fmt: skip
         # The start time makes the PID file safe to trust later: after a reboot or a crash the
         # same PID may belong to an unrelated process, which must never be signalled.
-        self._pid_path(name).write_text(f"{process.pid} {_start_time(process.pid)}")
+        with open_private(self._pid_path(name)) as pid_file:
+            pid_file.write(f"{process.pid} {_start_time(process.pid)}".encode())
         return self.status(name)
+
+    def start_in_order(self, names: Sequence[str], timeout: float = 120.0) -> list[ServiceStatus]:
+        """Start services and what they need, wave by wave, each wave healthy before the next.
+
+        Services of one wave start side by side. When one does not become healthy within
+        ``timeout`` seconds (or exits), what depends on it is not started and the error says so.
+        """
+        started: list[ServiceStatus] = []
+        waves = self.start_order(names)
+        for number, wave in enumerate(waves):
+            for name in wave:
+                self.start(name)
+            for name in wave:
+                try:
+                    started.append(self.wait_healthy(name, timeout))
+                except SupervisorError as exc:
+                    later = [n for w in waves[number + 1 :] for n in w]
+                    if later:
+                        raise SupervisorError(
+                            f"{exc}\nNot started, as they come after it: {', '.join(later)}"
+                        ) from exc
+                    raise
+        return started
+
+    def start_order(self, names: Sequence[str]) -> list[list[str]]:
+        """``names`` and what they need, in waves: each service after everything it needs."""
+        depth: dict[str, int] = {}
+
+        def visit(name: str, path: tuple[str, ...]) -> int:
+            if name in path:
+                cycle = ", ".join(sorted(path[path.index(name) :]))
+                raise SupervisorError(f"Services depend on each other: {cycle}")
+            if name not in depth:
+                spec = self.specs[name]
+                needs = [n for n in (*spec.needs, *spec.after) if n in self.specs]
+                depth[name] = 1 + max((visit(n, (*path, name)) for n in needs), default=-1)
+            return depth[name]
+
+        for name in names:
+            visit(name, ())
+        if not depth:
+            return []
+        waves = [
+            [n for n in self.specs if depth.get(n) == d] for d in range(max(depth.values()) + 1)
+        ]
+        return [wave for wave in waves if wave]
 
     def stop(self, name: str, timeout: float = 15.0) -> None:
         """Stop a service and its children (SIGTERM, then SIGKILL after ``timeout``)."""

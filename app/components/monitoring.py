@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from html import escape
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -16,6 +17,7 @@ from core.simulate import SCENARIOS, Scenario
 
 STATE_DOTS = {"COMPLETED": "🟢", "FAILED": "🔴", "CRASHED": "🔴", "CANCELLED": "⚫",
               "RUNNING": "🔵", "PENDING": "🟡", "SCHEDULED": "⚪"}  # fmt: skip
+REPORT_HEIGHT = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +83,24 @@ def report_picker(runs: pd.DataFrame) -> str:
 
 
 def embed_report(html: str) -> None:
-    """Evidently's own interactive report, in a frame."""
-    components.html(html, height=1000, scrolling=True)
+    """Evidently's own interactive report, in a frame that cannot reach the control room."""
+    components.html(sandboxed_frame(html, REPORT_HEIGHT), height=REPORT_HEIGHT)
+
+
+def sandboxed_frame(html: str, height: int) -> str:
+    """A page holding ``html`` in an ``<iframe sandbox="allow-scripts">``.
+
+    Streamlit's own frame shares the control room's origin (its sandbox allows scripts and the
+    same origin), and a report shows text anyone can send to the API. One level down, sandboxed
+    to scripts only, the report runs in an opaque origin: its own charts work, but a script that
+    got into its data cannot touch the page, its cookies or its storage, nor navigate it. The
+    wrapper itself runs nothing, and the report reaches it only as an escaped attribute value.
+    """
+    return (
+        '<!DOCTYPE html><html><head><meta charset="utf-8"></head><body style="margin:0">'
+        f'<iframe sandbox="allow-scripts" title="Evidently report" srcdoc="{escape(html)}" '
+        f'style="border:0;width:100%;height:{height - 8}px"></iframe></body></html>'
+    )
 
 
 def traffic_form(ready: bool) -> TrafficRequest | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +20,9 @@ WINDOWS: dict[str, timedelta | None] = {
     "last hour": timedelta(hours=1), "last 24 hours": timedelta(days=1),
     "last 7 days": timedelta(days=7), "all time": None,
 }  # fmt: skip
+# A column name shown in a message: a plain word. Messages are Markdown, and a header is file
+# content: a name like ``![x](http://…)`` would make the browser fetch the link.
+PLAIN_NAME = re.compile(r"[\w -]{1,40}")
 
 
 class BatchFileError(ValueError):
@@ -135,8 +139,9 @@ def parse_batch_csv(data: bytes, limit: int = MAX_BATCH_ROWS) -> pd.DataFrame:
         raise BatchFileError(f"not a readable UTF-8 CSV file: {exc}") from exc
     frame.columns = [str(c).strip() for c in frame.columns]
     if "designation" not in frame.columns:
-        found = ", ".join(frame.columns[:8]) or "none"
-        raise BatchFileError(f"the CSV needs a 'designation' column (found: {found})")
+        raise BatchFileError(
+            f"the CSV needs a 'designation' column (found: {_column_names(frame.columns)})"
+        )
     if frame.empty:
         raise BatchFileError("the CSV has a header but no products")
     if len(frame) > limit:
@@ -231,6 +236,14 @@ def accuracy_chart(history: pd.DataFrame) -> go.Figure | None:
         yaxis={"range": [0, 1.05], "tickformat": ".0%"},
     )  # fmt: skip
     return figure
+
+
+def _column_names(columns: pd.Index) -> str:
+    """The header's plain names (at most 8), and how many others are not shown."""
+    plain = [str(c) for c in columns if PLAIN_NAME.fullmatch(str(c))][:8]
+    hidden = len(columns) - len(plain)
+    others = f"{hidden} column name{'s' if hidden > 1 else ''} not shown" if hidden else ""
+    return " and ".join(part for part in (", ".join(plain), others) if part) or "none"
 
 
 def _code_of(label: str) -> int:

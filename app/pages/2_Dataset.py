@@ -14,6 +14,7 @@ from app.components.dataset import (
     render_text_stats,
 )
 from app.components.tables import render_load_history, render_products
+from app.components.text import inert
 from app.managers.errors import ManagerError
 
 st.set_page_config(
@@ -52,11 +53,11 @@ if request is not None:
                 )
         except ManagerError as exc:
             progress.update(label="Import refused", state="error")
-            st.error(str(exc))
+            st.error(inert(str(exc)))  # it quotes the file's name and cells
             st.stop()
     st.session_state.pop(state.DATASET_REPLACE, None)  # consent is for one import only
     st.session_state[state.DATASET_FLASH] = (
-        f"Imported {summary.source}: {summary.pool_rows:,} products in the pool, "
+        f"Imported {inert(summary.source)}: {summary.pool_rows:,} products in the pool, "
         f"{summary.holdout_rows:,} in the fixed holdout."
     )
     st.rerun()

@@ -17,10 +17,12 @@ from app.components.predictions import (
     product_form,
     render_prediction,
 )
+from app.components.text import inert
 from app.links import tool_links
 from app.managers.errors import ManagerError
 from app.records import ApiHealth, PredictionResult
 from core.data.categories import label_for
+from core.data.export import to_safe_csv
 from core.registry import champion as champion_of
 
 st.set_page_config(page_title="Predictions · Control Room", page_icon=":material/bolt:",
@@ -100,7 +102,7 @@ with batch:
         try:
             products = parse_batch_csv(upload.getvalue())
         except BatchFileError as exc:
-            st.error(f"{upload.name}: {exc}")
+            st.error(inert(f"{upload.name}: {exc}"))
         else:
             bar = st.progress(0.0, text=f"0 of {len(products):,} products")
             try:
@@ -116,10 +118,10 @@ with batch:
                 st.session_state[state.PREDICT_BATCH] = (upload.name, results)
     if saved := st.session_state.get(state.PREDICT_BATCH):
         name, results = saved
-        st.success(f"{len(results):,} products of {name} classified.")
+        st.success(f"{len(results):,} products of {inert(name)} classified.")
         batch_results_table(results)
         st.download_button(
-            "Download the predictions (CSV)", results.to_csv(index=False).encode(),
+            "Download the predictions (CSV)", to_safe_csv(results),
             file_name=f"predictions-{name}", mime="text/csv", icon=":material/download:",
         )  # fmt: skip
 

@@ -2,22 +2,35 @@
 
 Everything is checked before anything is written, so a bad file is refused whole. Each refusal is
 a :class:`DataValidationError` naming the file, the problem and the first offending row (rows are
-counted from 1, the header excluded).
+counted from 1, the header excluded). A message never carries a whole cell: files come from
+anywhere, and a refused 30 MB cell must not end up on a page or in a log.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import BinaryIO
 
 import pandas as pd
 
 from core.data.categories import CODES
+from core.data.csv_source import (
+    DataValidationError,
+    NamedSource,
+    Source,
+    clip,
+    named_source,
+    read_text_cells,
+)
+from core.data.limits import MAX_DESCRIPTION, MAX_DESIGNATION
 
-Source = str | Path | bytes | BinaryIO
+__all__ = [
+    "DataValidationError",
+    "NamedSource",
+    "Source",
+    "read_challenge_files",
+    "read_labelled_csv",
+    "validate_products",
+]
 
 REQUIRED_X_COLUMNS: tuple[str, ...] = ("designation", "description", "productid")
 REQUIRED_LABELLED_COLUMNS: tuple[str, ...] = (*REQUIRED_X_COLUMNS, "prdtypecode")
@@ -28,25 +41,7 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     "description",
     "prdtypecode",
 )
-
-
-class DataValidationError(ValueError):
-    """A product file was refused; ``str()`` is a message a person can act on."""
-
-    def __init__(self, file: str, problem: str, row: int | None = None) -> None:
-        self.file = file
-        self.problem = problem
-        self.row = row
-        where = f"{file}, row {row}" if row is not None else file
-        super().__init__(f"{where}: {problem}")
-
-
-@dataclass(frozen=True, slots=True)
-class NamedSource:
-    """A source with the name used in messages (an upload has no path)."""
-
-    data: Source
-    name: str
+TEXT_LIMITS: dict[str, int] = {"designation": MAX_DESIGNATION, "description": MAX_DESCRIPTION}
 
 
 def read_challenge_files(x: Source | NamedSource, y: Source | NamedSource) -> pd.DataFrame:
@@ -62,9 +57,9 @@ def read_challenge_files(x: Source | NamedSource, y: Source | NamedSource) -> pd
     Raises:
         DataValidationError: On the first problem found, naming file and row.
     """
-    x_named, y_named = _named(x, "X_train_update.csv"), _named(y, "Y_train_CVw08PX.csv")
-    products = _read_csv(x_named, index_col=0)
-    labels = _read_csv(y_named, index_col=0)
+    x_named, y_named = named_source(x, "X_train_update.csv"), named_source(y, "Y_train_CVw08PX.csv")
+    products = read_text_cells(x_named, index_col=0)
+    labels = read_text_cells(y_named, index_col=0)
     _require_columns(products, REQUIRED_X_COLUMNS, x_named.name)
     _require_columns(labels, ("prdtypecode",), y_named.name)
     if "prdtypecode" in products.columns:
@@ -80,7 +75,7 @@ def read_challenge_files(x: Source | NamedSource, y: Source | NamedSource) -> pd
         row = int(missing.argmax()) + 1
         raise DataValidationError(
             x_named.name,
-            f"index {products.index[row - 1]} has no label in {y_named.name}",
+            f"index {clip(products.index[row - 1])} has no label in {y_named.name}",
             row,
         )
     labelled = products.join(labels[["prdtypecode"]], how="left")
@@ -99,8 +94,8 @@ def read_labelled_csv(source: Source | NamedSource) -> pd.DataFrame:
     Raises:
         DataValidationError: On the first problem found, naming file and row.
     """
-    named = _named(source, "products.csv")
-    frame = _read_csv(named, index_col=None)
+    named = named_source(source, "products.csv")
+    frame = read_text_cells(named, index_col=None)
     _require_columns(frame, REQUIRED_LABELLED_COLUMNS, named.name)
     return validate_products(frame, named.name)
 
@@ -116,8 +111,9 @@ def validate_products(frame: pd.DataFrame, file: str = "products") -> pd.DataFra
         A new frame with :data:`OUTPUT_COLUMNS`, integer ids and codes, ``""`` for no description.
 
     Raises:
-        DataValidationError: Missing column, empty designation, non-integer or duplicated
-            productid, non-integer or unknown prdtypecode.
+        DataValidationError: Missing column, empty designation, text with a NUL character or
+            longer than the API accepts, non-integer or duplicated productid, non-integer or
+            unknown prdtypecode.
     """
     _require_columns(frame, REQUIRED_LABELLED_COLUMNS, file)
     if frame.empty:
@@ -125,6 +121,9 @@ def validate_products(frame: pd.DataFrame, file: str = "products") -> pd.DataFra
     frame = frame.reset_index(drop=True)
     designation = frame["designation"].fillna("").astype(str).str.strip()
     _refuse_first(designation == "", file, lambda _: "empty designation")
+    description = frame["description"].fillna("").astype(str).str.strip()
+    for name, text in (("designation", designation), ("description", description)):
+        _refuse_unstorable(text, name, file)
 
     productid = _integers(frame["productid"], "productid", file)
     duplicated = productid.duplicated(keep=False)
@@ -144,7 +143,6 @@ def validate_products(frame: pd.DataFrame, file: str = "products") -> pd.DataFra
         if "imageid" in frame.columns
         else pd.Series(0, index=frame.index, dtype="int64")
     )
-    description = frame["description"].fillna("").astype(str).str.strip()
     return pd.DataFrame(
         {
             "productid": productid,
@@ -156,57 +154,39 @@ def validate_products(frame: pd.DataFrame, file: str = "products") -> pd.DataFra
     )
 
 
-def _named(source: Source | NamedSource, default: str) -> NamedSource:
-    if isinstance(source, NamedSource):
-        return source
-    if isinstance(source, str | Path):
-        return NamedSource(source, Path(source).name)
-    return NamedSource(source, getattr(source, "name", None) or default)
-
-
-def _read_bytes(source: Source) -> bytes:
-    if isinstance(source, bytes):
-        return source
-    if isinstance(source, str | Path):
-        return Path(source).read_bytes()
-    return source.read()
-
-
-def _read_csv(named: NamedSource, index_col: int | None) -> pd.DataFrame:
-    try:
-        raw = _read_bytes(named.data)
-    except OSError as exc:
-        raise DataValidationError(named.name, f"cannot be read ({exc.strerror})") from exc
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        # A line, not a row: quoted descriptions may span several lines of the file.
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise DataValidationError(
-            named.name,
-            f"line {line}: not valid UTF-8 (byte 0x{raw[exc.start]:02x}); "
-            "save the file as UTF-8 and import it again",
-        ) from exc
-    if not text.strip():
-        raise DataValidationError(named.name, "is empty")
-    try:
-        # Everything as text: ids must not silently become floats, and checks report the cell.
-        return pd.read_csv(io.StringIO(text), index_col=index_col, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, ValueError) as exc:
-        raise DataValidationError(named.name, f"is not a readable CSV file ({exc})") from exc
-
-
 def _require_columns(frame: pd.DataFrame, required: Iterable[str], file: str) -> None:
     missing = [name for name in required if name not in frame.columns]
     if missing:
-        found = ", ".join(map(str, frame.columns)) or "none"
+        names = [clip(name) for name in frame.columns[:10]]
+        more = f" and {len(frame.columns) - 10} more" if len(frame.columns) > 10 else ""
+        found = (", ".join(names) or "none") + more
         raise DataValidationError(file, f"missing column(s) {', '.join(missing)} (found: {found})")
+
+
+def _refuse_unstorable(text: pd.Series, name: str, file: str) -> None:
+    _refuse_first(
+        text.str.contains("\x00", regex=False),
+        file,
+        lambda _: f"{name} contains a NUL byte (0x00): remove it",
+    )
+    length = text.str.len()
+    limit = TEXT_LIMITS[name]
+    _refuse_first(
+        length > limit,
+        file,
+        lambda i: (
+            f"{name} has {length.iloc[i]:,} characters, more than the {limit:,} the API "
+            "accepts: shorten it"
+        ),
+    )
 
 
 def _integers(column: pd.Series, name: str, file: str) -> pd.Series:
     text = column.fillna("").astype(str).str.strip().reset_index(drop=True)
     numbers = text.map(_parse_int)
-    _refuse_first(numbers.isna(), file, lambda i: f"{name} {text[i]!r} is not an integer (64-bit)")
+    _refuse_first(
+        numbers.isna(), file, lambda i: f"{name} {clip(text[i])!r} is not an integer (64-bit)"
+    )
     return numbers.astype("int64")
 
 
@@ -238,7 +218,9 @@ def _known_codes(code: pd.Series, file: str) -> pd.Series:
 
 def _refuse_duplicated_index(frame: pd.DataFrame, file: str) -> None:
     duplicated = pd.Series(frame.index.duplicated(keep=False))
-    _refuse_first(duplicated, file, lambda i: f"index {frame.index[i]} appears more than once")
+    _refuse_first(
+        duplicated, file, lambda i: f"index {clip(frame.index[i])} appears more than once"
+    )
 
 
 def _refuse_first(mask: pd.Series, file: str, problem: Callable[[int], str]) -> None:

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, Table, delete, insert
 
+from core.data.categories import CATEGORY_BY_CODE
+from core.data.importer import DataValidationError
 from core.data.loading import lock_dataset
 from core.db.tables import (
     PRODUCT_FIELDS,
@@ -82,6 +84,67 @@ def split_holdout(frame: pd.DataFrame, holdout_fraction: float, seed: int) -> Sp
     return SplitFrames(pool=pool.reset_index(drop=True), holdout=holdout)
 
 
+def holdout_minimum(holdout_fraction: float) -> int:
+    """The fewest products a category needs so that the holdout fraction keeps one of them.
+
+    :func:`split_holdout` keeps ``round(fraction * n)`` rows (NumPy rounds half to even), so a
+    category needs ``fraction * n > 0.5``; and at least two, one held out and one to train on.
+
+    Args:
+        holdout_fraction: Share of each class set aside, in (0, 0.5).
+
+    Returns:
+        The minimum number of products per category (4 for the default 15 %).
+    """
+    needed = max(2, int(0.5 / holdout_fraction) + 1)
+    while needed > 2 and np.round((needed - 1) * holdout_fraction) >= 1:  # float rounding
+        needed -= 1
+    while np.round(needed * holdout_fraction) < 1:
+        needed += 1
+    return needed
+
+
+def check_holdout_size(frame: pd.DataFrame, holdout_fraction: float, source: str) -> None:
+    """Refuse a catalogue too small for a stratified holdout, naming the category that is short.
+
+    Every category needs :func:`holdout_minimum` products, so that it is both evaluated and
+    trained on; and a classifier needs at least two categories.
+
+    Args:
+        frame: Validated products.
+        holdout_fraction: Share of each class set aside.
+        source: Name of the catalogue, used in the message.
+
+    Raises:
+        DataValidationError: A category has too few products, or there is only one category.
+    """
+    counts = frame["prdtypecode"].value_counts().sort_index()
+    needed = holdout_minimum(holdout_fraction)
+    short = counts[counts < needed].sort_values(kind="stable")
+    if not short.empty:
+        others = len(short) - 1
+        plural = "category has" if others == 1 else "categories have"
+        and_more = f" ({others} other {plural} fewer than {needed} too)" if others else ""
+        raise DataValidationError(
+            source,
+            f"category {_label(int(short.index[0]))} has {short.iloc[0]} "
+            f"product{'s' if short.iloc[0] > 1 else ''}; a "
+            f"{holdout_fraction * 100:g} % holdout needs at least {needed} per category{and_more}: "
+            "add products of that category, or leave it out of the file",
+        )
+    if len(counts) == 1:
+        raise DataValidationError(
+            source,
+            f"every product is in category {_label(int(counts.index[0]))}: a classifier needs "
+            "products of at least two categories",
+        )
+
+
+def _label(code: int) -> str:
+    category = CATEGORY_BY_CODE.get(code)
+    return category.label if category else str(code)
+
+
 def catalogue_digest(productids: pd.Series) -> str:
     """SHA-256 of the sorted product ids: a short name for "exactly this set of products"."""
     ids = np.sort(productids.to_numpy(dtype="int64"))
@@ -112,7 +175,9 @@ def import_products(
 
     Raises:
         DatasetExists: A dataset is present and ``replace`` is false.
+        DataValidationError: The catalogue is too small for a stratified holdout.
     """
+    check_holdout_size(frame, holdout_fraction, source)
     split = split_holdout(frame, holdout_fraction, seed)
     digest = catalogue_digest(frame["productid"])
     with engine.begin() as conn:

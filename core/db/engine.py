@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +14,21 @@ from core.db.tables import metadata
 SQLITE_BUSY_TIMEOUT_S = 30
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, timeout: float | None = None) -> Engine:
     """Build an engine for ``url`` (no connection is opened yet).
 
     SQLite gets WAL (readers never wait for the loader), a busy timeout (a second writer waits
     for the first instead of failing) and connections usable from Streamlit's script threads.
-    PostgreSQL gets a short connect timeout so an outage is reported in seconds, not minutes.
+    PostgreSQL gets a short connect timeout so an outage is reported in seconds, not minutes, and
+    TCP keepalives plus a TCP user timeout, so a connection whose peer vanished fails instead of
+    waiting forever.
 
     Args:
         url: SQLAlchemy database URL.
+        timeout: Seconds after which a statement or a lock wait gives up (PostgreSQL's
+            ``statement_timeout``, SQLite's busy timeout); ``None`` keeps the defaults (no
+            statement timeout, 30 s busy timeout). The API's inference-log writer sets it: a
+            write that cannot finish soon is better retried than waited for.
 
     Returns:
         The engine.
@@ -29,14 +36,29 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     connect_args: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
-        connect_args = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S}
+        busy = SQLITE_BUSY_TIMEOUT_S if timeout is None else timeout
+        connect_args = {"check_same_thread": False, "timeout": busy}
     elif parsed.get_backend_name() == "postgresql":
-        connect_args = {"connect_timeout": 3}
+        connect_args = _postgresql_args(timeout)
     engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _postgresql_args(timeout: float | None) -> dict[str, Any]:
+    # libpq counts connect_timeout in whole seconds and treats less than 2 as 2.
+    args: dict[str, Any] = {
+        "connect_timeout": 3 if timeout is None else max(2, math.ceil(timeout)),
+        # Probe an idle connection after 10 s, every 5 s, give up after 3 missed probes; and
+        # drop a connection whose sent data stays unacknowledged (a dead route) after 30 s.
+        "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
+        "tcp_user_timeout": 30_000 if timeout is None else max(1_000, round(timeout * 1000)),
+    }  # fmt: skip
+    if timeout is not None:
+        args["options"] = f"-c statement_timeout={max(1, round(timeout * 1000))}"
+    return args
 
 
 def _sqlite_begin(conn: Any) -> None:

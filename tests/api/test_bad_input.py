@@ -36,7 +36,22 @@ BAD: dict[str, tuple[str, bytes, int, str]] = {
     "description not a string": (ONE, body({**A, "description": ["b"]}), 422, "description"),
     "top_k not an int": (ONE, body({**A, "top_k": "five"}), 422, "top_k"),
     "top_k too big": (ONE, body({**A, "top_k": 28}), 422, "top_k"),
-    "unknown field": (ONE, body({**A, "designaton": "b"}), 422, "designaton"),
+    "unknown field": (ONE, body({**A, "designaton": "b"}), 422, "unknown field"),
+    "top_k true": (ONE, body({**A, "top_k": True}), 422, "top_k: Input should be a valid int"),
+    "top_k as text": (ONE, body({**A, "top_k": "5"}), 422, "top_k: Input should be a valid int"),
+    "batch top_k true": (MANY, body({"products": [A], "top_k": True}), 422, "top_k"),
+    "batch top_k as text": (MANY, body({"products": [A], "top_k": "5"}), 422, "top_k"),
+    "NUL in designation": (ONE, body({"designation": "a\u0000b"}), 422, "designation: NUL"),
+    "NUL in description": (ONE, body({**A, "description": "\u0000"}), 422, "description: NUL"),
+    "lone surrogate in designation": (
+        ONE, body({"designation": "a\ud800"}), 422, "designation: unpaired surrogate"),
+    "lone surrogate in description": (
+        ONE, body({**A, "description": "\udfff b"}), 422, "description: unpaired surrogate"),
+    "NUL in a batch": (
+        MANY, body({"products": [A, {"designation": "\u0000"}]}), 422, "products[1].designation"),
+    "lone surrogate in a batch": (
+        MANY, body({"products": [{**A, "description": "\ud83d"}]}), 422,
+        "products[0].description: unpaired surrogate"),
     "1 MB designation": (
         ONE, body({"designation": MEGABYTE}), 422, "designation: String should have at most 1000"),
     "1 MB description": (
@@ -49,6 +64,11 @@ BAD: dict[str, tuple[str, bytes, int, str]] = {
     "empty batch": (MANY, body({"products": []}), 422, "products"),
     "bad item in a batch": (
         MANY, body({"products": [A, {"designation": ""}]}), 422, "products[1].designation"),
+    "2 MB of {} in a batch": (
+        MANY, b'{"products": [' + b",".join([b"{}"] * 690_000) + b"]}", 413,
+        "over the limit of 50"),
+    "a million values in one title": (
+        ONE, b'{"designation": [' + b"[]," * 300_000 + b"[]]}", 413, "brackets and commas"),
     "huge body": (
         MANY, body({"products": [{"designation": "a" * 900}] * 3000}), 413, "body is over"),
 }  # fmt: skip
@@ -69,6 +89,47 @@ def test_bad_input_gets_a_4xx_naming_the_problem(live_app: TestClient, problem: 
     assert answer.status_code == status, answer.text
     assert words in answer.json()["detail"]
     assert len(answer.content) < 10_000  # the input is never echoed back
+
+
+ECHO = "<script>alert(1)</script>"
+# Bodies whose field names (not only values) carry text the answer must never repeat.
+ECHOED: dict[str, tuple[str, bytes]] = {
+    "unknown field": (ONE, body({**A, ECHO: "b"})),
+    "unknown field in a batch item": (MANY, body({"products": [A, {**A, ECHO: 1}]})),
+    "unknown top-level field of a batch": (MANY, body({"products": [A], ECHO: 1})),
+    "unknown field in a nested object": (ONE, body({"designation": {ECHO: ECHO}})),
+    "1 MB field name": (ONE, body({**A, ECHO + MEGABYTE: 1})),
+}
+
+
+@pytest.mark.parametrize("problem", ECHOED)
+def test_no_input_is_echoed_not_even_a_field_name(live_app: TestClient, problem: str) -> None:
+    path, raw = ECHOED[problem]
+    answer = live_app.post(path, content=raw, headers=JSON)
+    assert answer.status_code == 422, answer.text
+    assert "<script>" not in answer.text and "alert" not in answer.text
+    assert len(answer.content) < 2_000
+
+
+def test_unknown_fields_are_named_by_position(live_app: TestClient) -> None:
+    raw = body({"products": [A, {**A, "x": 1, ECHO: 2}]})
+    answer = live_app.post("/predict/batch", content=raw, headers=JSON).json()
+    assert [(e["field"], e["type"]) for e in answer["errors"]] == [
+        ("products[1]", "extra_forbidden"),
+        ("products[1]", "extra_forbidden"),
+    ]
+    assert "unknown field (key 2 of the object)" in answer["detail"]
+    assert "unknown field (key 3 of the object)" in answer["detail"]
+
+
+def test_at_most_ten_problems_are_listed_then_how_many_more(live_app: TestClient) -> None:
+    answer = live_app.post("/predict/batch", content=body({"products": [{}] * 50}), headers=JSON)
+    assert answer.status_code == 422
+    problems = answer.json()
+    assert [e["field"] for e in problems["errors"]] == [
+        f"products[{i}].designation" for i in range(10)
+    ]
+    assert problems["detail"].endswith("… and 40 more problems")
 
 
 def test_a_streamed_body_is_cut_off_at_the_limit_too(live_app: TestClient) -> None:

@@ -106,7 +106,8 @@ def test_simulate_drifted_traffic_and_see_the_drift_report(page: Page, app_url: 
     expect(panel).to_be_visible()  # followed live while it runs
     expect(panel).to_contain_text("— Completed", timeout=FLOW_TIMEOUT)
     expect(metric(page, "Verdict")).to_have_text("drift")
-    report = page.frame_locator('[data-testid="stIFrame"]').locator("body")
+    # Evidently's own report, one frame down: sandboxed to scripts only (an opaque origin).
+    report = page.frame_locator('[data-testid="stIFrame"]').frame_locator("iframe").locator("body")
     expect(report).to_contain_text("predicted_code", timeout=60_000)  # Evidently's own report
 
     page.goto(app_url)

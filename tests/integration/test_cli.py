@@ -47,13 +47,19 @@ def test_full_cycle(cli) -> None:
 def test_challenge_files(cli, tmp_path) -> None:
     x = tmp_path / "X.csv"
     y = tmp_path / "Y.csv"
-    x.write_text(",designation,description,productid,imageid\n0,Livre,,1,1\n1,Piscine,,2,2\n")
-    y.write_text(",prdtypecode\n0,10\n1,2583\n")
+    # Four products per category: the fewest a 15 % holdout can keep one of.
+    products = [f"{i},{'Livre' if i % 2 else 'Piscine'} {i},,{i + 1},{i + 1}" for i in range(8)]
+    x.write_text("\n".join([",designation,description,productid,imageid", *products]))
+    y.write_text("\n".join([",prdtypecode", *(f"{i},{10 if i % 2 else 2583}" for i in range(8))]))
     code, out = cli("import", "--x", str(x), "--y", str(y))
     assert code == 0 and "X.csv + Y.csv" in out
-    y.write_text(",prdtypecode\n0,10\n1,77\n")
+    y.write_text(y.read_text().replace("\n1,10", "\n1,77"))
     code, out = cli("import", "--x", str(x), "--y", str(y), "--replace")
     assert code == 1 and "row 2: unknown prdtypecode 77" in out
+    y.write_text(",prdtypecode\n0,10\n1,2583\n")
+    x.write_text(",designation,description,productid,imageid\n0,Livre,,1,1\n1,Piscine,,2,2\n")
+    code, out = cli("import", "--x", str(x), "--y", str(y), "--replace")
+    assert code == 1 and "category 10 · Used books has 1 product; a 15 % holdout" in out
 
 
 def test_runs_as_a_module() -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import Engine, func, select
 from app.managers.database import DatabaseManager
 from app.managers.errors import Rejected, ServiceUnavailable
 from core.data import loading, queries, store
-from core.data.importer import NamedSource
+from core.data.importer import DataValidationError, NamedSource, read_labelled_csv
 from core.data.store import DatasetExists, import_products, split_holdout
 from core.db.engine import make_engine
 from core.db.tables import dataset, holdout_products, load_history, loaded_products, source_pool
@@ -138,3 +138,56 @@ def test_manager_turns_refusals_into_rejected(database_url: str) -> None:
     assert len(steps) == 2 and "Writing" in steps[1]
     with make_engine(database_url).connect() as conn:
         assert queries.dataset_status(conn).source.startswith("built-in catalogue (1,000 rows")
+
+
+def _rows(*codes: int) -> bytes:
+    lines = [f"Produit {i},,{i},{i},{code}" for i, code in enumerate(codes, start=1)]
+    return "\n".join(["designation,description,productid,imageid,prdtypecode", *lines]).encode()
+
+
+HOSTILE_FILES = {
+    "nul byte": (
+        _rows(10, 10, 10, 10).replace(b"Produit 3", b"Produit\x003"),
+        "hostile.csv, row 3: designation contains a NUL byte",
+    ),
+    "cell over the api limit": (
+        _rows(10, 10, 10, 10).replace(b"Produit 2,", b"Produit 2," + b"d" * 50_001),
+        "hostile.csv, row 2: description has 50,001 characters",
+    ),
+    "duplicated header": (
+        _rows(10, 10, 10, 10).replace(b"prdtypecode", b"prdtypecode,designation", 1),
+        "hostile.csv: column designation appears more than once in the header",
+    ),
+    "class too small for the holdout": (
+        _rows(10, 10, 10, 10, 10, 2583, 2583, 2583),
+        "hostile.csv: category 2583 · Pools & accessories has 3 products; a 15 % holdout "
+        "needs at least 4 per category",
+    ),
+    "one class only": (
+        _rows(10, 10, 10, 10, 10),
+        "hostile.csv: every product is in category 10 · Used books",
+    ),
+}
+
+
+@pytest.mark.parametrize("problem", HOSTILE_FILES)
+def test_hostile_files_are_refused_and_leave_the_database_unchanged(
+    database_url: str, problem: str
+) -> None:
+    content, message = HOSTILE_FILES[problem]
+    manager = DatabaseManager(make_engine(database_url), Settings(database_url=database_url))
+    manager.import_builtin(1_000)
+    manager.initialize()
+    before = (manager.status(), manager.history().to_dict("records"))
+    with pytest.raises(Rejected) as caught:
+        manager.import_files(NamedSource(content, "hostile.csv"), replace=True)
+    assert str(caught.value).startswith(message)
+    assert (manager.status(), manager.history().to_dict("records")) == before
+
+
+def test_a_catalogue_just_big_enough_for_the_holdout_is_imported(engine: Engine) -> None:
+    frame = read_labelled_csv(_rows(10, 10, 10, 10, 2583, 2583, 2583, 2583))
+    summary = import_products(engine, frame, source="t", holdout_fraction=0.15, seed=1)
+    assert (summary.pool_rows, summary.holdout_rows) == (6, 2)
+    with pytest.raises(DataValidationError, match="needs at least 6 per category"):
+        import_products(engine, frame, source="t", holdout_fraction=0.1, seed=1, replace=True)

@@ -48,6 +48,9 @@ NEEDS: dict[str, set[str]] = {
     "api_token": {"app", "api", "worker"},
     "api_poll_seconds": {"api"},
     "api_batch_limit": {"app", "api"},
+    "inference_log_buffer_bytes": {"api"},
+    "inference_log_spool_bytes": {"api"},
+    "inference_log_write_timeout": {"api"},
     "challenge_x_path": set(),  # a host path: in the stack the files are uploaded on the page
     "challenge_y_path": set(),
     "synthetic_rows": {"app", "worker"},

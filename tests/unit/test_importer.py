@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from core.data.importer import (
@@ -9,6 +10,7 @@ from core.data.importer import (
     NamedSource,
     read_challenge_files,
     read_labelled_csv,
+    validate_products,
 )
 
 X_GOOD = (
@@ -149,3 +151,126 @@ def test_challenge_pair_problems_name_the_right_file(x: str, y: str, message: st
     with pytest.raises(DataValidationError) as caught:
         read_challenge_files(x.encode(), y.encode())
     assert str(caught.value).startswith(message)
+
+
+# --- Hostile files: NUL bytes, oversized cells, duplicated headers, huge values in messages ---
+
+BIG = "A" * 5_000_000  # stands for the 30 MB cell of the probe; a message must never carry it
+
+
+@pytest.mark.parametrize(
+    ("content", "problem", "row"),
+    [
+        pytest.param(
+            _labelled("Livre,,1,1,10", "Jeu\x00 vidéo,,2,2,40"),
+            "designation contains a NUL byte", 2, id="nul-in-designation",
+        ),
+        pytest.param(
+            _labelled('Livre,"texte\x00caché",1,1,10'),
+            "description contains a NUL byte", 1, id="nul-in-quoted-description",
+        ),
+        pytest.param(
+            _labelled("Livre,,1,1,10", "Jeu,,2\x003,2,40"),
+            "productid contains a NUL byte", 2, id="nul-in-id",  # today: silently read as 2
+        ),
+        pytest.param(
+            _labelled("Livre,,1,1,10", header="designation,descrip\x00tion,productid,imageid,"
+                      "prdtypecode"),
+            "the header contains a NUL byte", None, id="nul-in-header",
+        ),
+        pytest.param(
+            _labelled("Livre,,1,1,10", f"{'x' * 1_001},,2,2,40"),
+            "designation has 1,001 characters, more than the 1,000 the API accepts", 2,
+            id="designation-over-the-api-limit",
+        ),
+        pytest.param(
+            _labelled(f"Livre,{'x' * 50_001},1,1,10"),
+            "description has 50,001 characters, more than the 50,000 the API accepts", 1,
+            id="description-over-the-api-limit",
+        ),
+        pytest.param(
+            _labelled(f"Livre,{BIG},1,1,10"),
+            "description has 5,000,000 characters", 1, id="huge-description",
+        ),
+        pytest.param(
+            _labelled("Livre,,1,1,10", header="designation,description,productid,imageid,"
+                      "prdtypecode,designation"),
+            "column designation appears more than once in the header (columns 1 and 6)", None,
+            id="duplicated-header",
+        ),
+    ],
+)  # fmt: skip
+def test_hostile_labelled_files_are_refused_naming_column_and_row(
+    content: bytes, problem: str, row: int | None
+) -> None:
+    with pytest.raises(DataValidationError) as caught:
+        read_labelled_csv(NamedSource(content, "upload.csv"))
+    assert problem in caught.value.problem
+    assert caught.value.row == row
+    assert len(str(caught.value)) < 300 and "\x00" not in str(caught.value)
+
+
+def test_cells_at_the_api_limits_are_accepted() -> None:
+    frame = read_labelled_csv(_labelled(f"{'t' * 1_000},{'d' * 50_000},1,1,10"))
+    assert frame.loc[0, "designation"] == "t" * 1_000
+    assert len(frame.loc[0, "description"]) == 50_000
+
+
+def test_a_nul_in_the_challenge_x_file_names_that_file_and_row() -> None:
+    x = X_GOOD.replace("Piscine tubulaire", "Piscine\x00tubulaire")
+    with pytest.raises(DataValidationError) as caught:
+        read_challenge_files(x.encode(), Y_GOOD.encode())
+    assert str(caught.value).startswith(
+        "X_train_update.csv, row 3: designation contains a NUL byte"
+    )
+
+
+def test_a_duplicated_column_of_the_labels_file_is_refused() -> None:
+    with pytest.raises(DataValidationError, match=r"Y_train_CVw08PX.csv: column prdtypecode"):
+        read_challenge_files(X_GOOD.encode(), b",prdtypecode,prdtypecode\n0,10,10\n1,2280,2280\n")
+
+
+@pytest.mark.parametrize(
+    ("x", "y"),
+    [
+        pytest.param(_labelled(f"Livre,,{BIG},1,10").decode(), None, id="huge-productid"),
+        pytest.param(_labelled(f"Livre,,1,1,{BIG}").decode(), None, id="huge-code"),
+        pytest.param(
+            _labelled("Livre,,1,1,10", header=f"designation,{BIG},imageid,prdtypecode").decode(),
+            None, id="huge-header-name",
+        ),
+        pytest.param(
+            X_GOOD.replace("\n2,Piscine", f"\n{BIG},Piscine"), Y_GOOD, id="huge-index-no-label",
+        ),
+        pytest.param(
+            X_GOOD.replace("\n0,Olivia", f"\n{BIG},Olivia").replace("\n1,Journal", f"\n{BIG},J"),
+            Y_GOOD, id="huge-duplicated-index",
+        ),
+    ],
+)  # fmt: skip
+def test_a_refusal_never_prints_a_huge_cell(x: str, y: str | None) -> None:
+    with pytest.raises(DataValidationError) as caught:
+        if y is None:
+            read_labelled_csv(NamedSource(x.encode(), "upload.csv"))
+        else:
+            read_challenge_files(x.encode(), y.encode())
+    message = str(caught.value)
+    assert len(message) < 400, message[:400]
+    assert "A" * 41 not in message and "…" in message
+
+
+def test_a_frame_built_in_code_is_held_to_the_same_rules() -> None:
+    frame = pd.DataFrame(
+        {
+            "designation": ["Livre", "Jeu"],
+            "description": ["", "texte\x00caché"],
+            "productid": ["1", "2"],
+            "prdtypecode": ["10", "40"],
+        }
+    )
+    with pytest.raises(DataValidationError, match=r"^catalogue, row 2: description contains a NUL"):
+        validate_products(frame, "catalogue")
+    frame.loc[1, "description"] = ""
+    frame.loc[0, "designation"] = "x" * 1_001
+    with pytest.raises(DataValidationError, match=r"^catalogue, row 1: designation has 1,001"):
+        validate_products(frame, "catalogue")
