@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from app.bootstrap import get_managers
@@ -16,7 +17,8 @@ from app.components.status import (
 )
 from app.links import links_from
 from app.managers.errors import ManagerError
-from app.records import ApiHealth, FlowRunInfo
+from app.records import ApiHealth, FlowRunInfo, ServiceInfo
+from core.data.queries import DatasetStatus
 from core.registry import champion as champion_of
 
 st.set_page_config(
@@ -32,6 +34,8 @@ st.caption(
     "watch and roll back a product classifier."
 )
 
+status: DatasetStatus | None
+drift_runs: pd.DataFrame | None
 try:
     status = database.status()
     drift_runs = database.drift_runs(limit=1)
@@ -50,6 +54,7 @@ try:
     served: ApiHealth | None = predictions.health()
 except ManagerError:
     served = None
+services: list[ServiceInfo] | None
 try:  # the same health the Infrastructure page shows
     services, services_error = managers.services.services(), ""
 except ManagerError as exc:

@@ -14,6 +14,7 @@ from app.managers.flows import PrefectManager
 from app.managers.predictions import PredictionManager
 from app.managers.prometheus import PrometheusManager
 from app.managers.services import ServiceManager, service_manager
+from core.access import Actor
 from core.db.engine import make_engine
 from core.settings import Settings, describe_settings_error, get_settings
 
@@ -49,6 +50,15 @@ def _build() -> Managers:
         services=service_manager(settings),
         prometheus=PrometheusManager(settings.prometheus_url) if settings.prometheus_url else None,
     )
+
+
+def current_actor() -> Actor:
+    """Who is using this session: every state-changing manager method is given it.
+
+    Without an identity provider the control room is one person on one machine (it listens on
+    127.0.0.1 only), and that person is the local admin.
+    """
+    return Actor.local_admin()
 
 
 def get_managers() -> Managers:

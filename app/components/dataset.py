@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
@@ -147,7 +147,7 @@ def explorer_filters() -> SearchFilters:
         "In", ("loaded", "pool", "holdout"), key=state.DATASET_SEARCH_SCOPE, on_change=_first_page
     )
     page = cols[3].number_input("Page", min_value=1, value=1, step=1, key=state.DATASET_PAGE)
-    return SearchFilters(text=text, code=code, scope=scope, page=int(page))
+    return SearchFilters(text=text, code=code, scope=cast(Scope, scope), page=int(page))
 
 
 def _first_page() -> None:

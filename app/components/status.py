@@ -123,7 +123,8 @@ def flow_runs_card(runs: list[FlowRunInfo] | None) -> StatusCard:
         return StatusCard("Last flow run", "none yet", "flows run from the Training page", "idle")
     last = runs[0]
     level: Level = "error" if last.failed else "ok" if last.finished else "warn"
-    when = format_age(last.started or last.created) if (last.started or last.created) else ""
+    at = last.started or last.created
+    when = format_age(at) if at else ""
     return StatusCard("Last flow run", f"{last.flow} · {last.state_name}", when, level)
 
 

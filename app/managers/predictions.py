@@ -19,7 +19,7 @@ from app.records import ApiHealth, PredictionResult
 from core.service_metrics import Scrape, parse_scrape
 
 BATCH_COLUMNS = ("request_id", "code", "category", "probability")
-Progress = Callable[[int, int], None]
+Progress = Callable[[int, int], object]  # what it returns is ignored (st.progress returns one)
 
 
 def _quiet(_done: int, _total: int) -> None:
