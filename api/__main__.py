@@ -19,9 +19,13 @@ def main() -> int:
         sys.exit(describe_settings_error(exc))  # to stderr, exit status 1
     url = urlsplit(settings.api_url)
     uvicorn.run(
-        "api.main:create_app", factory=True, host=url.hostname or "127.0.0.1",
-        port=url.port or 8000, access_log=False, log_level="info",
-    )  # fmt: skip
+        "api.main:create_app",
+        factory=True,
+        host=url.hostname or "127.0.0.1",
+        port=url.port or 8000,
+        access_log=False,
+        log_level="info",
+    )
     return 0
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -31,6 +30,7 @@ from api.model import ChampionFollower
 from api.routes import Services, build_router
 from api.schemas import FIELD_NAMES
 from api.writer import InferenceLogWriter
+from core.adapters.model_store import model_store
 from core.db.engine import make_engine
 from core.settings import Settings, get_settings
 
@@ -57,11 +57,10 @@ def create_app(
         The application; its lifespan loads the champion and starts the background work.
     """
     settings = settings or get_settings()
-    # The MLflow client's default retries would stall a reload for minutes on a dead server.
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
     metrics = ApiMetrics()
-    follower = follower or ChampionFollower(settings.mlflow_tracking_uri, metrics)
+    follower = follower or ChampionFollower(
+        model_store(settings.mlflow_tracking_uri, "api"), metrics
+    )
     owns_engine = engine is None
     # A write that cannot finish in time is abandoned and retried by the writer, not waited for.
     engine = engine or make_engine(

@@ -32,46 +32,61 @@ class ApiMetrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter(
-            "rakuten_api_requests", "HTTP requests by endpoint, method and status",
-            ["endpoint", "method", "status"], registry=r,
-        )  # fmt: skip
-        self.latency = Histogram(
-            "rakuten_api_request_duration_seconds", "Request latency by endpoint",
-            ["endpoint"], buckets=LATENCY_BUCKETS, registry=r,
-        )  # fmt: skip
-        self.predictions = Counter(
-            "rakuten_api_predictions", "Predicted products by class", ["code", "category"],
+            "rakuten_api_requests",
+            "HTTP requests by endpoint, method and status",
+            ["endpoint", "method", "status"],
             registry=r,
-        )  # fmt: skip
+        )
+        self.latency = Histogram(
+            "rakuten_api_request_duration_seconds",
+            "Request latency by endpoint",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.predictions = Counter(
+            "rakuten_api_predictions",
+            "Predicted products by class",
+            ["code", "category"],
+            registry=r,
+        )
         self.batch_size = Histogram(
-            "rakuten_api_microbatch_size", "Single predictions answered by one model call",
-            buckets=(1, 2, 4, 8, 16, 32, 64), registry=r,
-        )  # fmt: skip
+            "rakuten_api_microbatch_size",
+            "Single predictions answered by one model call",
+            buckets=(1, 2, 4, 8, 16, 32, 64),
+            registry=r,
+        )
         self.model_version = Gauge(
             "rakuten_api_model_version", "Registry version being served (0: none)", registry=r
         )
         self.model_info = Gauge(
-            "rakuten_api_model_info", "The served model (value 1), by name, version and run",
-            ["name", "version", "run_id"], registry=r,
-        )  # fmt: skip
+            "rakuten_api_model_info",
+            "The served model (value 1), by name, version and run",
+            ["name", "version", "run_id"],
+            registry=r,
+        )
         self.model_loaded = Gauge(
-            "rakuten_api_model_loaded", "1 when a model is loaded and predictions are served",
+            "rakuten_api_model_loaded",
+            "1 when a model is loaded and predictions are served",
             registry=r,
-        )  # fmt: skip
+        )
         self.reloads = Counter(
-            "rakuten_api_model_reloads", "Model loads by outcome (loaded, failed)", ["outcome"],
+            "rakuten_api_model_reloads",
+            "Model loads by outcome (loaded, failed)",
+            ["outcome"],
             registry=r,
-        )  # fmt: skip
+        )
         self.log_written = Counter(
-            "rakuten_api_inference_log_rows_written", "Predictions written to the inference log",
+            "rakuten_api_inference_log_rows_written",
+            "Predictions written to the inference log",
             registry=r,
-        )  # fmt: skip
+        )
         self.log_failures = Counter(
             "rakuten_api_inference_log_write_failures",
             "Predictions in inference-log writes that failed (each failed attempt counts its "
             "rows; they are retried, not lost: lost rows are in ..._dropped_rows_total)",
             registry=r,
-        )  # fmt: skip
+        )
         self.log_queue = Gauge(
             "rakuten_api_inference_log_queue_rows", "Predictions waiting to be written", registry=r
         )
@@ -80,44 +95,51 @@ class ApiMetrics:
     def _inference_log_writer(self, r: CollectorRegistry) -> None:
         self.log_queue_bytes = Gauge(
             "rakuten_api_inference_log_queue_bytes",
-            "Memory held by the predictions waiting to be written (bounded)", registry=r,
-        )  # fmt: skip
+            "Memory held by the predictions waiting to be written (bounded)",
+            registry=r,
+        )
         self.log_dropped = Counter(
             "rakuten_api_inference_log_dropped_rows",
-            "Predictions that will never reach the inference log, by reason", ["reason"],
+            "Predictions that will never reach the inference log, by reason",
+            ["reason"],
             registry=r,
-        )  # fmt: skip
+        )
         self.log_retries = Counter(
             "rakuten_api_inference_log_retries",
-            "Failed inference-log writes, each retried with back-off", registry=r,
-        )  # fmt: skip
+            "Failed inference-log writes, each retried with back-off",
+            registry=r,
+        )
         self.log_spooled = Counter(
             "rakuten_api_inference_log_spooled_rows",
             "Predictions spilled to the spool file (buffer full, database down, or shutdown)",
             registry=r,
-        )  # fmt: skip
+        )
         self.log_replayed = Counter(
             "rakuten_api_inference_log_replayed_rows",
-            "Predictions replayed from the spool file into the inference log", registry=r,
-        )  # fmt: skip
-        self.log_spool_bytes = Gauge(
-            "rakuten_api_inference_log_spool_bytes", "Size of the spool files waiting for replay",
+            "Predictions replayed from the spool file into the inference log",
             registry=r,
-        )  # fmt: skip
+        )
+        self.log_spool_bytes = Gauge(
+            "rakuten_api_inference_log_spool_bytes",
+            "Size of the spool files waiting for replay",
+            registry=r,
+        )
         self.log_last_write = Gauge(
             "rakuten_api_inference_log_last_write_timestamp_seconds",
-            "When the inference log was last written (Unix time; 0: not yet)", registry=r,
-        )  # fmt: skip
+            "When the inference log was last written (Unix time; 0: not yet)",
+            registry=r,
+        )
         self.log_failing_since = Gauge(
             "rakuten_api_inference_log_failing_since_timestamp_seconds",
             "When the current run of failed writes began (Unix time; 0: writing fine)",
             registry=r,
-        )  # fmt: skip
+        )
         self.log_state = Gauge(
             "rakuten_api_inference_log_state",
             "The inference-log writer's state (1 for the current one): ok, retrying, failing",
-            ["state"], registry=r,
-        )  # fmt: skip
+            ["state"],
+            registry=r,
+        )
 
     def serving(self, name: str, version: int, run_id: str) -> None:
         """Record that ``version`` is now the served model."""

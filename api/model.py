@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import mlflow
 import numpy as np
 import pandas as pd
-import requests
-from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
 
 from api.metrics import ApiMetrics
+from core.adapters.errors import Missing
+from core.adapters.model_store import ModelStore, VersionRef
 from core.data.categories import CATEGORY_BY_CODE
 from core.registry import CHAMPION
 from core.tracking import MODEL_NAME
@@ -82,19 +80,6 @@ def _category_name(code: int) -> str:
     return category.label_en if category else f"unknown ({code})"
 
 
-@dataclass(frozen=True, slots=True)
-class ChampionRef:
-    """Where the alias points: the version, its run, and the logged model's URI (``source``)."""
-
-    version: int
-    run_id: str
-    source: str
-
-
-Resolver = Callable[[], ChampionRef]
-Loader = Callable[[ChampionRef], ServedModel]
-
-
 class ChampionFollower:
     """Resolves the ``champion`` alias and loads the version it points at when it changes.
 
@@ -103,17 +88,12 @@ class ChampionFollower:
     failing MLflow leaves the current model serving.
     """
 
-    def __init__(
-        self, tracking_uri: str, metrics: ApiMetrics, *,
-        resolve: Resolver | None = None, load: Loader | None = None,
-    ) -> None:  # fmt: skip
-        self.tracking_uri = tracking_uri
+    def __init__(self, store: ModelStore, metrics: ApiMetrics) -> None:
+        self._store = store
         self.current: ServedModel | None = None
         self.last_error: str | None = None
         self.last_check: datetime | None = None
         self._metrics = metrics
-        self._resolve = resolve or self._resolve_alias
-        self._load = load or self._load_version
         self._lock = threading.Lock()
 
     def check(self) -> bool:
@@ -121,8 +101,8 @@ class ChampionFollower:
         with self._lock:
             self.last_check = datetime.now(UTC)
             try:
-                ref = self._resolve()
-            except LookupError as exc:
+                ref = self._resolve_alias()
+            except Missing as exc:  # no champion yet: said as it is
                 self.last_error = str(exc)
                 return False
             except Exception as exc:  # noqa: BLE001 - any failure is reported, the model stays
@@ -133,7 +113,7 @@ class ChampionFollower:
                 self.last_error = None
                 return False
             try:
-                model = self._load(ref)
+                model = self._load_version(ref)
             except Exception as exc:  # noqa: BLE001
                 self._metrics.reloads.labels("failed").inc()
                 self.last_error = f"cannot load {MODEL_NAME} version {version}: {_short(exc)}"
@@ -142,37 +122,17 @@ class ChampionFollower:
             previous, self.current, self.last_error = self.current, model, None
             self._metrics.reloads.labels("loaded").inc()
             self._metrics.serving(model.name, version, ref.run_id)
-            log.info(
-                "serving %s version %s (was %s)", MODEL_NAME, version,
-                previous.version if previous else "none",
-            )  # fmt: skip
+            was = previous.version if previous else "none"
+            log.info("serving %s version %s (was %s)", MODEL_NAME, version, was)
             return True
 
-    def _resolve_alias(self) -> ChampionRef:
-        if self.tracking_uri.startswith("http"):
-            # The MLflow client retries a dead server for minutes; one quick look first.
-            try:
-                health = f"{self.tracking_uri.rstrip('/')}/health"
-                requests.get(health, timeout=3).raise_for_status()
-            except requests.RequestException as exc:
-                raise ConnectionError(f"MLflow not reachable at {self.tracking_uri}") from exc
-        try:
-            client = MlflowClient(self.tracking_uri, registry_uri=self.tracking_uri)
-            found = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
-        except MlflowException as exc:
-            if exc.error_code in {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}:
-                raise LookupError(f"no champion yet: {MODEL_NAME} has no @{CHAMPION}") from exc
-            raise
-        source = found.source or f"models:/{MODEL_NAME}/{found.version}"
-        return ChampionRef(int(found.version), found.run_id or "", source)
+    def _resolve_alias(self) -> VersionRef:
+        self._store.check_reachable()  # the client would retry a dead server for a while
+        return self._store.champion_ref()
 
-    def _load_version(self, ref: ChampionRef) -> ServedModel:
+    def _load_version(self, ref: VersionRef) -> ServedModel:
         # The version's own logged model, not the alias (it may move again while this loads).
-        # A logged model resolves through the process's tracking URI, so set it: this process
-        # serves one store. Never the registry URI: it is not needed, and MLflow exports both
-        # to the environment of child processes.
-        mlflow.set_tracking_uri(self.tracking_uri)
-        pipeline = mlflow.sklearn.load_model(ref.source)
+        pipeline = self._store.load_pipeline(ref)
         return ServedModel.of(pipeline, version=ref.version, run_id=ref.run_id)
 
 

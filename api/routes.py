@@ -69,9 +69,14 @@ class Services:
         return model
 
     def record(
-        self, model: ServedModel, products: Sequence[Product], ranked: list[list[Ranked]],
-        ids: list[str], latency_ms: float, source: str,
-    ) -> None:  # fmt: skip
+        self,
+        model: ServedModel,
+        products: Sequence[Product],
+        ranked: list[list[Ranked]],
+        ids: list[str],
+        latency_ms: float,
+        source: str,
+    ) -> None:
         """Count the predictions by class and queue them for the inference log."""
         now = datetime.now(UTC)
         records = []
@@ -80,10 +85,17 @@ class Services:
             self.metrics.predictions.labels(str(best.code), best.category).inc()
             records.append(
                 InferenceRecord(
-                    request_id, now, product.designation, product.description or "", best.code,
-                    best.probability, model.version, latency_ms, source,
+                    request_id,
+                    now,
+                    product.designation,
+                    product.description or "",
+                    best.code,
+                    best.probability,
+                    model.version,
+                    latency_ms,
+                    source,
                 )
-            )  # fmt: skip
+            )
         self.writer.submit(records)
 
 
@@ -128,11 +140,14 @@ def build_router(services: Services) -> APIRouter:
         return ModelDetail(**_info(model).model_dump(), classes=classes)
 
     @router.post(
-        "/model/reload", tags=["model"],
-        responses={401: {"model": Problem, "description": "Missing or wrong token"},
-                   403: {"model": Problem, "description": "Reload is disabled (no token set)"},
-                   503: {"model": Problem, "description": "The champion cannot be loaded"}},
-    )  # fmt: skip
+        "/model/reload",
+        tags=["model"],
+        responses={
+            401: {"model": Problem, "description": "Missing or wrong token"},
+            403: {"model": Problem, "description": "Reload is disabled (no token set)"},
+            503: {"model": Problem, "description": "The champion cannot be loaded"},
+        },
+    )
     async def reload(
         credentials: HTTPAuthorizationCredentials | None = bearer,
     ) -> Health:
@@ -168,18 +183,24 @@ def build_router(services: Services) -> APIRouter:
         )
 
     @batch.post(
-        "/predict/batch", tags=["predict"], response_model=BatchResponse,
-        responses={**INVALID, 503: NO_MODEL,
-                   413: {"model": Problem, "description": "Too many products, or too large"}},
-    )  # fmt: skip
+        "/predict/batch",
+        tags=["predict"],
+        response_model=BatchResponse,
+        responses={
+            **INVALID,
+            503: NO_MODEL,
+            413: {"model": Problem, "description": "Too many products, or too large"},
+        },
+    )
     async def predict_batch(body: BatchRequest) -> JSONResponse:
         """Classify several products at once; answers are in the order given."""
         start = time.perf_counter()
         if len(body.products) > limit:  # what the screen did not see (e.g. an escaped key)
             raise HTTPException(
-                413, f"batch of {len(body.products)} products is over the limit of {limit} "
+                413,
+                f"batch of {len(body.products)} products is over the limit of {limit} "
                 "(RAKUTEN_API_BATCH_LIMIT): split it",
-            )  # fmt: skip
+            )
         model = services.serving()
         frame = _frame(body.products)
         if len(body.products) <= INLINE_BATCH:
@@ -224,15 +245,21 @@ def _frame(products: Sequence[Product]) -> pd.DataFrame:
 def _answer(request_id: str, ranked: list[Ranked]) -> dict[str, Any]:
     best = ranked[0]
     return {
-        "request_id": request_id, "code": best.code, "category": best.category,
+        "request_id": request_id,
+        "code": best.code,
+        "category": best.category,
         "probability": best.probability,
-        "top_k": [{"code": r.code, "category": r.category, "probability": r.probability}
-                  for r in ranked],
-    }  # fmt: skip
+        "top_k": [
+            {"code": r.code, "category": r.category, "probability": r.probability} for r in ranked
+        ],
+    }
 
 
 def _info(model: ServedModel) -> ServedModelInfo:
     return ServedModelInfo(
-        name=model.name, version=model.version, alias=CHAMPION, run_id=model.run_id,
+        name=model.name,
+        version=model.version,
+        alias=CHAMPION,
+        run_id=model.run_id,
         loaded_at=model.loaded_at,
-    )  # fmt: skip
+    )

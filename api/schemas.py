@@ -79,9 +79,14 @@ TopK = Annotated[
 class Product(BaseModel):
     """One product to classify: its title, and its description when there is one."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "examples": [{"designation": "Piscine tubulaire ronde 3,66 x 0,76 m", "description": ""}]
-    })  # fmt: skip
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"designation": "Piscine tubulaire ronde 3,66 x 0,76 m", "description": ""}
+            ]
+        },
+    )
 
     designation: Designation = Field(
         description="Product title (required, not blank, no NUL or unpaired surrogate)",

@@ -52,11 +52,19 @@ class InferenceLogWriter:
     """Buffered, batched, retrying writer of :class:`InferenceRecord` rows (see the module doc)."""
 
     def __init__(
-        self, engine: Engine, metrics: ApiMetrics, *, spool: Spool | None = None,
-        flush_seconds: float = 0.25, batch_rows: int = 500, batch_bytes: int = 4 << 20,
-        max_buffer_bytes: int = 64 << 20, write_timeout: float = 10.0,
-        retry_seconds: tuple[float, float] = (0.5, 10.0), failing_after: float = 30.0,
-    ) -> None:  # fmt: skip
+        self,
+        engine: Engine,
+        metrics: ApiMetrics,
+        *,
+        spool: Spool | None = None,
+        flush_seconds: float = 0.25,
+        batch_rows: int = 500,
+        batch_bytes: int = 4 << 20,
+        max_buffer_bytes: int = 64 << 20,
+        write_timeout: float = 10.0,
+        retry_seconds: tuple[float, float] = (0.5, 10.0),
+        failing_after: float = 30.0,
+    ) -> None:
         self._engine = engine
         self._metrics = metrics
         self._spool = spool
@@ -90,11 +98,13 @@ class InferenceLogWriter:
     ) -> InferenceLogWriter:
         """The API's writer: limits from ``settings``, spool under ``<var_dir>/spool``."""
         return cls(
-            engine, metrics, flush_seconds=flush_seconds,
+            engine,
+            metrics,
+            flush_seconds=flush_seconds,
             spool=Spool(settings.var_dir / "spool", max_bytes=settings.inference_log_spool_bytes),
             max_buffer_bytes=settings.inference_log_buffer_bytes,
             write_timeout=settings.inference_log_write_timeout,
-        )  # fmt: skip
+        )
 
     def submit(self, records: Iterable[InferenceRecord]) -> None:
         """Queue records for writing; never raises.
@@ -147,9 +157,10 @@ class InferenceLogWriter:
     def status(self) -> WriterStatus:
         """The writer's state, as ``/health`` shows it."""
         return self._health.status(
-            queue_rows=len(self._buffer) + len(self._in_hand), queue_bytes=self._bytes,
+            queue_rows=len(self._buffer) + len(self._in_hand),
+            queue_bytes=self._bytes,
             spool_bytes=self._spool.size() if self._spool else 0,
-        )  # fmt: skip
+        )
 
     def _run(self) -> None:
         try:  # early, so readers find the table; a failure here is retried like any write
@@ -259,9 +270,11 @@ class InferenceLogWriter:
             return
         for path in self._spool.files():
             replayed = self._spool.replay(
-                path, self._write_batch, batch_rows=self._batch_rows,
+                path,
+                self._write_batch,
+                batch_rows=self._batch_rows,
                 batch_bytes=self._batch_bytes,
-            )  # fmt: skip
+            )
             if replayed is None:
                 continue  # gone, or another process is appending to it
             self._metrics.log_replayed.inc(replayed.rows)

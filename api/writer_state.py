@@ -98,8 +98,9 @@ class WriterHealth:
         if first and rows:  # one line per outage, not one per attempt
             log.warning(
                 "inference log: cannot write %d row(s) (%s); keeping them and retrying",
-                rows, error,
-            )  # fmt: skip
+                rows,
+                error,
+            )
         elif first:
             log.warning("inference log: the database is not reachable (%s); retrying", error)
         self._publish(self.state())
@@ -131,9 +132,12 @@ class WriterHealth:
         self._metrics.log_spooled.inc(rows)
 
     def dropped(
-        self, records: Sequence[InferenceRecord], reason: str, detail: str,
+        self,
+        records: Sequence[InferenceRecord],
+        reason: str,
+        detail: str,
         count: int | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Rows that will never be written: count them under ``reason``, log their ids.
 
         ``count`` defaults to ``len(records)``; give it when the rows are not records any more
@@ -158,8 +162,13 @@ class WriterHealth:
             since = f" ({earlier} more since the last such line)" if earlier else ""
             log.warning(
                 "inference log: dropped %d row(s) (%s: %s)%s%s%s",
-                count, reason, detail, f": {ids}" if ids else "", more, since,
-            )  # fmt: skip
+                count,
+                reason,
+                detail,
+                f": {ids}" if ids else "",
+                more,
+                since,
+            )
 
     def state(self) -> State:
         """ok, retrying or failing (see the module docstring)."""
@@ -173,11 +182,17 @@ class WriterHealth:
         self._publish(state)
         with self._lock:
             return WriterStatus(
-                state=state, failing_since=self._failing_since_at, last_write=self._last_write,
-                last_error=self._last_error, queue_rows=queue_rows, queue_bytes=queue_bytes,
-                spool_bytes=spool_bytes, retries=self._retries, spooled_rows=self._spooled,
+                state=state,
+                failing_since=self._failing_since_at,
+                last_write=self._last_write,
+                last_error=self._last_error,
+                queue_rows=queue_rows,
+                queue_bytes=queue_bytes,
+                spool_bytes=spool_bytes,
+                retries=self._retries,
+                spooled_rows=self._spooled,
                 dropped=dict(self._dropped),
-            )  # fmt: skip
+            )
 
     def _publish(self, state: State) -> None:
         for name in STATES:

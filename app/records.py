@@ -3,59 +3,33 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 import pandas as pd
 
+# Flow runs and deployments are the orchestrator port's records, re-exported for the pages.
+from core.adapters.flows import DeploymentInfo as DeploymentInfo
+from core.adapters.flows import FlowRunInfo as FlowRunInfo
+from core.adapters.flows import LogLine as LogLine
+
+# The predictor port's records, likewise.
+from core.adapters.predictor import ApiHealth as ApiHealth
+from core.adapters.predictor import PredictionResult as PredictionResult
+
 APP_SERVICE = "app"  # the control room itself: stopping it from its own page would end the page
-FINISHED = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
-FAILED = {"FAILED", "CRASHED", "CANCELLED"}
 
 
 @dataclass(frozen=True, slots=True)
-class FlowRunInfo:
-    """One flow run as the pages show it."""
+class RunProgress:
+    """What the panel of a followed flow run shows: its state and latest logs, or an error."""
 
-    id: str
-    name: str
-    flow: str
-    state_type: str
-    state_name: str
-    message: str
-    created: datetime | None
-    started: datetime | None
-    ended: datetime | None
+    run: FlowRunInfo | None
+    logs: tuple[LogLine, ...]
+    error: str = ""  # why the run could not be read (the panel refreshes itself; it shows this)
 
     @property
-    def finished(self) -> bool:
-        """In a final state."""
-        return self.state_type in FINISHED
-
-    @property
-    def failed(self) -> bool:
-        """Finished without success."""
-        return self.state_type in FAILED
-
-
-@dataclass(frozen=True)
-class DeploymentInfo:
-    """A Prefect deployment: its schedules, whether it is paused, its next and latest runs."""
-
-    name: str  # flow/deployment
-    id: str
-    schedules: tuple[str, ...]  # cron expressions
-    paused: bool
-    next_run: datetime | None
-    recent: tuple[FlowRunInfo, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class LogLine:
-    """One log record of a flow run."""
-
-    at: datetime
-    level: int
-    message: str
+    def live(self) -> bool:
+        """Still running: worth refreshing."""
+        return self.run is not None and not self.run.finished
 
 
 @dataclass(frozen=True)
@@ -68,32 +42,6 @@ class RunDetail:
     metrics: dict[str, float]
     per_class: pd.DataFrame
     confusion: pd.DataFrame
-
-
-@dataclass(frozen=True, slots=True)
-class ApiHealth:
-    """What the predictor API says about itself."""
-
-    url: str
-    model_loaded: bool
-    version: int | None
-    loaded_at: datetime | None
-    last_error: str | None
-    poll_seconds: float
-
-
-@dataclass(frozen=True)
-class PredictionResult:
-    """One product's prediction: the best class, the top-k and who answered how fast."""
-
-    request_id: str
-    code: int
-    category: str
-    probability: float
-    top: pd.DataFrame  # code, category, probability; most probable first
-    model_version: int
-    latency_ms: float  # inside the API
-    roundtrip_ms: float  # as the app saw it
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from sqlalchemy import create_engine, insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.harness import elapsed  # noqa: E402
+from bench.harness import BENCH_ACTOR, elapsed  # noqa: E402
 from bench.markdown import publish, run_line  # noqa: E402
 from core.data import loading  # noqa: E402
 from core.data.importer import read_labelled_csv  # noqa: E402
@@ -106,11 +106,13 @@ def run_backend(backend: str, url: str, rows: int, repeat: int) -> Result:
     engine = make_engine(url)
     ensure_schema(engine)
     import_s = elapsed(
-        lambda: import_products(engine, frame, source="bench", holdout_fraction=0.15, seed=42)
+        lambda: import_products(
+            engine, frame, source="bench", holdout_fraction=0.15, seed=42, actor=BENCH_ACTOR
+        )
     )
-    init_s = elapsed(lambda: loading.initialize(engine, 4_000, "bench"))
-    next_s = elapsed(lambda: loading.load_next_batch(engine, 300, "bench"))
-    while loading.load_next_batch(engine, 300, "bench").target_bp < loading.FULL_BP:
+    init_s = elapsed(lambda: loading.initialize(engine, 4_000, BENCH_ACTOR))
+    next_s = elapsed(lambda: loading.load_next_batch(engine, 300, BENCH_ACTOR))
+    while loading.load_next_batch(engine, 300, BENCH_ACTOR).target_bp < loading.FULL_BP:
         pass
     engine.dispose()
     page_s = page_render_seconds(url, repeat)
@@ -125,7 +127,13 @@ def postgres_insert_strategies(url: str, frame: pd.DataFrame) -> tuple[float, fl
     pool = split_holdout(frame, 0.15, 42).pool
     copy_s = elapsed(
         lambda: import_products(
-            engine, frame, source="bench", holdout_fraction=0.15, seed=42, replace=True
+            engine,
+            frame,
+            source="bench",
+            holdout_fraction=0.15,
+            seed=42,
+            replace=True,
+            actor=BENCH_ACTOR,
         )
     )
 

@@ -114,14 +114,17 @@ def work_prepare(tmp: Path, size: str) -> dict[str, Any]:
         predict_s = time.perf_counter() - start
         start = time.perf_counter()
         before = drift_frame(
-            reference.designation, reference.description, reference.prdtypecode,
+            reference.designation,
+            reference.description,
+            reference.prdtypecode,
             pd.Series(ref_proba.max(axis=1)),
-        )  # fmt: skip
+        )
         now = drift_frame(
-            current.designation, current.description,
+            current.designation,
+            current.description,
             pd.Series(pipeline.classes_[cur_proba.argmax(axis=1)]),
             pd.Series(cur_proba.max(axis=1)),
-        )  # fmt: skip
+        )
         frame_s = time.perf_counter() - start
         before.to_pickle(tmp / f"reference-{name}.pkl")
         now.to_pickle(tmp / f"current-{name}.pkl")
@@ -195,9 +198,14 @@ WORKERS: dict[str, Callable[[Path, str], dict[str, Any]]] = {
 def worker(kind: str, tmp: Path, size: str, tag: str) -> dict[str, Any]:
     """Run one worker in a fresh interpreter (cwd = tmp, Evidently's telemetry off)."""
     return run_worker(
-        __file__, kind, ["--size", size], tmp=tmp, env=isolated_env(), timeout=WORKER_TIMEOUT_S,
+        __file__,
+        kind,
+        ["--size", size],
+        tmp=tmp,
+        env=isolated_env(),
+        timeout=WORKER_TIMEOUT_S,
         tag=tag,
-    )  # fmt: skip
+    )
 
 
 def spread(values: list[float], fmt: str, unit: str) -> str:
@@ -214,9 +222,13 @@ def report(prep: dict, runs: dict[str, list[dict]], repeat: int, load: float) ->
         return statistics.median(get(r) for r in rows)
 
     def row(
-        label: str, get: Callable[[dict], float], fmt: str, unit: str, goal: str = "",
+        label: str,
+        get: Callable[[dict], float],
+        fmt: str,
+        unit: str,
+        goal: str = "",
         mark: str = "",
-    ) -> str:  # fmt: skip
+    ) -> str:
         b, g = [get(r) for r in base], [get(r) for r in big]
         ratio = statistics.median(g) / statistics.median(b)
         cells = (label, goal, spread(b, fmt, unit) + mark, spread(g, fmt, unit), f"×{ratio:.2f}")
@@ -227,8 +239,12 @@ def report(prep: dict, runs: dict[str, list[dict]], repeat: int, load: float) ->
     ok = wall_b < GOAL_S
     wall_cells = row(
         "**`compute_drift` wall time** (first call in the process)",
-        lambda r: r["cold"]["wall_s"], ".2f", "s", f"< {GOAL_S:g} s (base)", f" {check(ok)}",
-    )  # fmt: skip
+        lambda r: r["cold"]["wall_s"],
+        ".2f",
+        "s",
+        f"< {GOAL_S:g} s (base)",
+        f" {check(ok)}",
+    )
 
     def inc(r: dict) -> float:
         return r["peak_mib"] - r["rss_before_mib"]

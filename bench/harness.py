@@ -25,6 +25,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from core.access import Actor, Role
+
+BENCH_ACTOR = Actor(subject="bench", via="bench", role=Role.ADMIN)  # who the benchmarks act as
+
 
 def say(message: str) -> None:
     """A progress line with the time of day (stdout, flushed: the report follows on stdout)."""
@@ -128,9 +132,14 @@ def run_worker(
     say(f"{tag} …")
     with log.open("w") as log_file:
         done = subprocess.run(
-            command, cwd=tmp, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-            timeout=timeout, check=False,
-        )  # fmt: skip
+            command,
+            cwd=tmp,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+            check=False,
+        )
     if done.returncode != 0 or not out.exists():
         raise SystemExit(f"worker {tag!r} failed (exit {done.returncode}):\n{log_tail(log)}")
     return json.loads(out.read_text())
@@ -149,9 +158,13 @@ def process_group(
     """
     with log.open("w") as log_file:
         process = subprocess.Popen(
-            command, cwd=cwd, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
     try:
         yield process
     finally:

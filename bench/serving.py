@@ -82,9 +82,13 @@ SCENARIOS = ("c1", "c16", "batch", "floor")  # results' keys: [API's Load, MLflo
 def worker(kind: str, tmp: Path, rows: int) -> dict[str, Any]:
     """Run one worker in a fresh interpreter (cwd = tmp: no .env, MLflow's files stay in tmp)."""
     return run_worker(
-        __file__, kind, ["--rows", str(rows)], tmp=tmp, env=child_env(tmp),
+        __file__,
+        kind,
+        ["--rows", str(rows)],
+        tmp=tmp,
+        env=child_env(tmp),
         timeout=WORKER_TIMEOUT_S,
-    )  # fmt: skip
+    )
 
 
 def command(args: argparse.Namespace) -> str:
@@ -103,14 +107,34 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     bodies = encode_bodies(products)
     api_port, mlflow_port = free_port(), free_port()
     api_command = [
-        sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--host",
-        "127.0.0.1", "--port", str(api_port), "--workers", "1", "--no-access-log",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "api.main:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(api_port),
+        "--workers",
+        "1",
+        "--no-access-log",
+    ]
     mlflow_command = [
-        str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m", MODEL_URI,
-        "--env-manager", "local", "--host", "127.0.0.1", "--port", str(mlflow_port),
-        "--workers", "1",
-    ]  # fmt: skip
+        str(Path(sys.executable).parent / "mlflow"),
+        "models",
+        "serve",
+        "-m",
+        MODEL_URI,
+        "--env-manager",
+        "local",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(mlflow_port),
+        "--workers",
+        "1",
+    ]
     say("starting both servers …")
     with contextlib.ExitStack() as stack:
         # cwd is tmp (no .env), so the repository goes on the path as `make api`'s cwd would.
@@ -134,9 +158,12 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         results["agree"] = f"{agree}/20 products and {agree_batch}/{BATCH_SIZE} in the batch"
         sent_api = 20 + BATCH_SIZE  # products the API was asked to predict, warm-ups included
 
-        single = (Target(api, "POST", "/predict", bodies["api"], 1, reads_latency=True,
-                         micro_batches=True),
-                  Target(mlflow, "POST", "/invocations", bodies["mlflow"], 1))  # fmt: skip
+        single = (
+            Target(
+                api, "POST", "/predict", bodies["api"], 1, reads_latency=True, micro_batches=True
+            ),
+            Target(mlflow, "POST", "/invocations", bodies["mlflow"], 1),
+        )
         batch = (
             Target(api, "POST", "/predict/batch", bodies["api_batch"], BATCH_SIZE, True),
             Target(mlflow, "POST", "/invocations", bodies["mlflow_batch"], BATCH_SIZE),
@@ -150,9 +177,11 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         say(f"concurrency 1, {args.seconds:g} s per server …")
         # The in-process profile runs between the two halves, while no load is applied.
         results["c1"] = abba(
-            single, 1, seconds=args.seconds,
+            single,
+            1,
+            seconds=args.seconds,
             between=lambda: results.update(profile=worker("profile", tmp, args.rows)),
-        )  # fmt: skip
+        )
         say(f"concurrency 16, {args.seconds:g} s per server …")
         results["c16"] = abba(single, 16, seconds=args.seconds)
         say(f"batches of {BATCH_SIZE}, {args.batches} per server …")
@@ -178,9 +207,10 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         results["log_failed"] = metrics.get("rakuten_api_inference_log_write_failures_total", 0.0)
         results["sent_api"] = sent_api + sum(results[key][0].sent for key in SCENARIOS)
         results["api_non_2xx"] = sum(
-            value for name, value in metrics.items()
+            value
+            for name, value in metrics.items()
             if name.startswith("rakuten_api_requests_total") and 'status="2' not in name
-        )  # fmt: skip
+        )
     for name in ("api", "mlflow"):
         problems = log_problems(tmp / f"{name}.log")
         results[f"{name}_problems"] = len(problems)

@@ -101,19 +101,32 @@ def breakdown(r: dict[str, Any], throughput_goal: float) -> list[str]:
         "| --- | --- | --- |",
         load_row("**client-observed p50**", api_client, mlf_client),
         load_row("server process CPU per request (all its threads)", api_cpu1, mlf_cpu1),
-        load_row("… the model call, as the API times it (`latency_ms`, median: queued to the "
-                 "micro-batcher, one loop turn, the batch's `DataFrame` + `ServedModel.rank`; "
-                 f"{b1:.2f} products per call on average)", handler_us, None),
-        load_row("… the rest of the server: uvicorn's HTTP, FastAPI, JSON, middlewares, "
-                 "metrics, the inference-log writer thread (CPU mean − `latency_ms` median)",
-                 api_cpu1 - handler_us, None),
-        load_row("… for comparison: the same at concurrency 16 (`latency_ms`, median: queued "
-                 "behind the model call in progress and the event loop's work on the other "
-                 f"requests, then its own call, {b16:.1f} products per call on average)",
-                 handler16_us, None),
+        load_row(
+            "… the model call, as the API times it (`latency_ms`, median: queued to the "
+            "micro-batcher, one loop turn, the batch's `DataFrame` + `ServedModel.rank`; "
+            f"{b1:.2f} products per call on average)",
+            handler_us,
+            None,
+        ),
+        load_row(
+            "… the rest of the server: uvicorn's HTTP, FastAPI, JSON, middlewares, "
+            "metrics, the inference-log writer thread (CPU mean − `latency_ms` median)",
+            api_cpu1 - handler_us,
+            None,
+        ),
+        load_row(
+            "… for comparison: the same at concurrency 16 (`latency_ms`, median: queued "
+            "behind the model call in progress and the event loop's work on the other "
+            f"requests, then its own call, {b16:.1f} products per call on average)",
+            handler16_us,
+            None,
+        ),
         load_row("load generator CPU per request (`http.client`)", client_api, client_mlf),
-        load_row("for comparison: the trivial GET, end to end (p50)", floor_api.pct_ms(50) * 1000,
-                 floor_mlf.pct_ms(50) * 1000),
+        load_row(
+            "for comparison: the trivial GET, end to end (p50)",
+            floor_api.pct_ms(50) * 1000,
+            floor_mlf.pct_ms(50) * 1000,
+        ),
         "",
         "Inside each server, timed in-process in a separate worker (each ASGI app called "
         "without socket or uvicorn, under the API's lifespan so that its micro-batcher runs, "
@@ -121,42 +134,61 @@ def breakdown(r: dict[str, Any], throughput_goal: float) -> list[str]:
         f"no load applied: {PROFILE_ROUNDS} rounds in which every probe takes its turn with "
         f"{BLOCK} calls in a row, medians, shares of that server's whole in-process app. One "
         "request at a time, so every API model call here is a batch of one. Medians of parts "
-        "do not add up exactly; \"rest\" lines are differences:",
+        'do not add up exactly; "rest" lines are differences:',
         "",
         "| part | API | `mlflow models serve` |",
         "| --- | --- | --- |",
         app_row("**whole ASGI app, in-process**", prof["api_asgi"], prof["mlflow_asgi"]),
-        app_row("… **model call**: `await services.batcher.rank(…)`, a batch of one (API) / "
-                "`PyFuncModel.predict`, signature enforcement included (MLflow)", model_us,
-                prof["pyfunc_predict"]),
-        app_row("… … the micro-batcher around the model: queue, one loop turn, the batch's "
-                "`DataFrame`, the future (the same call with a stub model that answers at once)",
-                prof["batched_stub"]),
-        app_row("… … … of which building the one-row `DataFrame` (as `MicroBatcher._compute` "
-                "does)", prof["frame"]),
-        app_row("… … `ServedModel.rank` (no column copy: the frame's columns already are "
-                "`INPUT_COLUMNS`)", prof["rank"]),
+        app_row(
+            "… **model call**: `await services.batcher.rank(…)`, a batch of one (API) / "
+            "`PyFuncModel.predict`, signature enforcement included (MLflow)",
+            model_us,
+            prof["pyfunc_predict"],
+        ),
+        app_row(
+            "… … the micro-batcher around the model: queue, one loop turn, the batch's "
+            "`DataFrame`, the future (the same call with a stub model that answers at once)",
+            prof["batched_stub"],
+        ),
+        app_row(
+            "… … … of which building the one-row `DataFrame` (as `MicroBatcher._compute` does)",
+            prof["frame"],
+        ),
+        app_row(
+            "… … `ServedModel.rank` (no column copy: the frame's columns already are "
+            "`INPUT_COLUMNS`)",
+            prof["rank"],
+        ),
         app_row("… … … `pipeline.predict_proba`", prof["predict_proba"]),
-        app_row("… … … … text step (`TextColumns`: pandas `fillna`/`astype` + cleaning)",
-                prof["text_step"]),
+        app_row(
+            "… … … … text step (`TextColumns`: pandas `fillna`/`astype` + cleaning)",
+            prof["text_step"],
+        ),
         app_row("… … … … … of which the cleaning itself (`combine_texts`)", prof["clean_only"]),
-        app_row("… … … … features (`FeatureUnion`: joblib dispatch + sparse `hstack`)",
-                prof["features"]),
+        app_row(
+            "… … … … features (`FeatureUnion`: joblib dispatch + sparse `hstack`)", prof["features"]
+        ),
         app_row("… … … … … of which the word `TfidfVectorizer.transform`", prof["vectorizer"]),
-        app_row("… … … … … … of which tokenizing (its analyzer, 1- and 2-grams)",
-                prof["tokenize"]),
+        app_row("… … … … … … of which tokenizing (its analyzer, 1- and 2-grams)", prof["tokenize"]),
         app_row("… … … … classifier (`LogisticRegression.predict_proba`)", prof["classifier"]),
-        app_row("… … … … … of which the arithmetic (sparse row × coefficients, softmax, "
-                "numpy)", prof["scores"]),
-        app_row("… … … top-5 ranking and names (`rank` with the probabilities already known: "
-                "`argsort`, codes, names)", ranking),
+        app_row(
+            "… … … … … of which the arithmetic (sparse row × coefficients, softmax, numpy)",
+            prof["scores"],
+        ),
+        app_row(
+            "… … … top-5 ranking and names (`rank` with the probabilities already known: "
+            "`argsort`, codes, names)",
+            ranking,
+        ),
         app_row("… parse and validate the request (`PredictRequest`)", prof["parse_request"]),
-        app_row("… build, validate and serialise the answer (`PredictResponse`)",
-                prof["respond"]),
+        app_row("… build, validate and serialise the answer (`PredictResponse`)", prof["respond"]),
         app_row("… count and queue the inference-log row (`Services.record`)", prof["record"]),
-        app_row("… rest: FastAPI/Starlette routing, body reading, middlewares (API) / JSON → "
-                "pandas, thread hop, timeout middleware, JSON answer (MLflow)", api_framework,
-                mlf_app_rest),
+        app_row(
+            "… rest: FastAPI/Starlette routing, body reading, middlewares (API) / JSON → "
+            "pandas, thread hop, timeout middleware, JSON answer (MLflow)",
+            api_framework,
+            mlf_app_rest,
+        ),
         "",
         "One model call on several products, as the micro-batcher makes it (the batch's "
         "`DataFrame` + `ServedModel.rank`, top 5), in-process in the same rounds "
@@ -169,7 +201,7 @@ def breakdown(r: dict[str, Any], throughput_goal: float) -> list[str]:
         + " | ".join(us(prof[f"call_{size}"] / size) for size in CALL_SIZES)
         + " |",
         "",
-    ]  # fmt: skip
+    ]
     overhead = prof["predict_proba"] - arithmetic
     lines += [
         f"**What dominates the remaining latency (concurrency 1):** the model call. During the "

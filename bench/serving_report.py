@@ -54,8 +54,10 @@ def summary(
             )
         return rows
 
-    failures = {s: sum(r[k][i].failed for k in ("c1", "c16", "batch", "floor"))
-                for i, s in enumerate(("api", "mlflow"))}  # fmt: skip
+    failures = {
+        s: sum(r[k][i].failed for k in ("c1", "c16", "batch", "floor"))
+        for i, s in enumerate(("api", "mlflow"))
+    }
     lines = [
         SECTION,
         "",
@@ -112,9 +114,11 @@ def summary(
         "| class codes only | |",
         "",
     ]
-    met = [f"p50 at concurrency 1 is {api1.pct_ms(50):.2f} ms (goal < {GOALS['p50_ms']:g} ms)",
-           f"throughput at concurrency 16 is {ratio16:.2f}× MLflow's (goal ≥ "
-           f"{GOALS['throughput_ratio']:g}×)"]  # fmt: skip
+    met = [
+        f"p50 at concurrency 1 is {api1.pct_ms(50):.2f} ms (goal < {GOALS['p50_ms']:g} ms)",
+        f"throughput at concurrency 16 is {ratio16:.2f}× MLflow's (goal ≥ "
+        f"{GOALS['throughput_ratio']:g}×)",
+    ]
     oks = [p50_ok, ratio_ok]
     if all(oks):
         lines.append(f"**Goals met:** {met[0]}; {met[1]}; memory reported.")

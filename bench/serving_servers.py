@@ -30,7 +30,8 @@ def child_env(tmp: Path) -> dict[str, str]:
     """The environment of every child: this run's stores only, nothing from the caller's."""
     (tmp / "tmp").mkdir(exist_ok=True)
     return isolated_env(
-        "RAKUTEN_", "MLFLOW_",
+        "RAKUTEN_",
+        "MLFLOW_",
         RAKUTEN_MLFLOW_TRACKING_URI=f"sqlite:///{tmp / 'mlflow.db'}",
         RAKUTEN_DATABASE_URL=f"sqlite:///{tmp / 'bench.db'}",
         RAKUTEN_VAR_DIR=str(tmp / "var"),
@@ -39,7 +40,7 @@ def child_env(tmp: Path) -> dict[str, str]:
         MLFLOW_DISABLE_TELEMETRY="true",
         TMPDIR=str(tmp / "tmp"),  # MLflow copies the model there; removed with the run
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",  # `uvicorn`
-    )  # fmt: skip
+    )
 
 
 @dataclass

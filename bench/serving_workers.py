@@ -30,15 +30,14 @@ LOG_BATCH = 500  # rows the API's inference-log writer inserts at a time (its ba
 
 def work_prepare(tmp: Path, rows: int) -> dict[str, Any]:
     """Train the default config, log it, register it as version 1 and make it champion."""
-    from mlflow import MlflowClient
-
-    from core import promotion, registry
+    from core import promotion
+    from core.access import Actor
+    from core.adapters.model_store import MlflowModelStore
     from core.data.queries import TrainingData
     from core.data.store import catalogue_digest, split_holdout
     from core.data.synthetic import generate_catalogue
     from core.db.engine import ensure_schema, make_engine
     from core.evaluate import evaluate
-    from core.tracking import log_training_run
     from core.train import TrainConfig, fit
 
     tracking_uri = f"sqlite:///{tmp / 'mlflow.db'}"
@@ -50,15 +49,13 @@ def work_prepare(tmp: Path, rows: int) -> dict[str, Any]:
     config = TrainConfig()
     result = fit(config, products)
     evaluation = evaluate(result.pipeline, holdout)
-    logged = log_training_run(
-        tracking_uri, config, result, evaluation, data, run_name="bench serving",
-        triggered_by="bench",
-    )  # fmt: skip
-    client = MlflowClient(tracking_uri)
-    version = registry.register(client, logged.model_uri, logged.run_id, logged.model_id)
+    bench = Actor.os_user()
+    store = MlflowModelStore(tracking_uri)
+    logged = store.log_run(config, result, evaluation, data, run_name="bench serving", actor=bench)
+    version = store.register(logged)
     engine = make_engine(f"sqlite:///{tmp / 'control_room.db'}")
     ensure_schema(engine)
-    promotion.promote(engine, client, version, margin=0.0, triggered_by="bench")
+    promotion.promote(engine, store, version, margin=0.0, actor=bench)
     engine.dispose()
 
     sample = holdout.sample(SAMPLE_PRODUCTS, random_state=0)
@@ -101,12 +98,23 @@ def encode_bodies(products: list[dict[str, str]]) -> dict[str, list[bytes]]:
 async def _asgi_post(app: Any, path: str, body: bytes) -> tuple[int, bytes]:
     """One POST through an ASGI app in-process: what the server does, minus socket and uvicorn."""
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
-        "root_path": "", "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 80),
-        "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode())],
-    }  # fmt: skip
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+        "headers": [
+            (b"host", b"127.0.0.1"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+    }
     received, answered = False, asyncio.Event()
     status, chunks = 0, []
 
@@ -240,9 +248,11 @@ def work_profile(tmp: Path, rows: int) -> dict[str, Any]:
         return e / e.sum()
 
     settings = Settings(
-        mlflow_tracking_uri=tracking_uri, database_url=f"sqlite:///{tmp / 'profile.db'}",
-        var_dir=tmp / "profile-var", api_batch_limit=1_000,
-    )  # fmt: skip
+        mlflow_tracking_uri=tracking_uri,
+        database_url=f"sqlite:///{tmp / 'profile.db'}",
+        var_dir=tmp / "profile-var",
+        api_batch_limit=1_000,
+    )
     api_app = create_app(settings)
     services = api_app.state.services
     batcher = services.batcher  # started by the lifespan, on the loop the probes run on
@@ -260,8 +270,9 @@ def work_profile(tmp: Path, rows: int) -> dict[str, Any]:
     def respond(i: int) -> bytes:  # what the handler builds, then FastAPI's validate + dump
         answer = PredictResponse(
             **_answer("0" * 32, ranked[i % n][0]),
-            model=ModelRef(name=served.name, version=1), latency_ms=1.0,
-        )  # fmt: skip
+            model=ModelRef(name=served.name, version=1),
+            latency_ms=1.0,
+        )
         return PredictResponse.model_validate(answer).model_dump_json().encode()
 
     def respond_batch(i: int) -> bytes:  # as the route: ids, plain dicts, one JSONResponse
@@ -287,10 +298,11 @@ def work_profile(tmp: Path, rows: int) -> dict[str, Any]:
     def write_log(i: int) -> None:  # what the writer thread does with one full batch
         now, run = datetime.now(UTC), time.perf_counter_ns()
         records = [
-            InferenceRecord(f"w{run}-{k}", now, p.designation, p.description or "", 10, 0.5, 1,
-                            1.0, "predict")
+            InferenceRecord(
+                f"w{run}-{k}", now, p.designation, p.description or "", 10, 0.5, 1, 1.0, "predict"
+            )
             for k, p in enumerate(requests[:LOG_BATCH])
-        ]  # fmt: skip
+        ]
         write_records(log_engine, records)
 
     mlflow_app = scoring_server.init(pyfunc_model)
@@ -298,10 +310,12 @@ def work_profile(tmp: Path, rows: int) -> dict[str, Any]:
     probes: dict[str, tuple[Probe, int]] = {
         "api_asgi": (lambda i: _asgi_post(api_app, "/predict", bodies["api"][i % n]), BLOCK),
         "mlflow_asgi": (
-            lambda i: _asgi_post(mlflow_app, "/invocations", bodies["mlflow"][i % n]), BLOCK
+            lambda i: _asgi_post(mlflow_app, "/invocations", bodies["mlflow"][i % n]),
+            BLOCK,
         ),
         "parse_request": (
-            lambda i: PredictRequest.model_validate_json(bodies["api"][i % n]), BLOCK
+            lambda i: PredictRequest.model_validate_json(bodies["api"][i % n]),
+            BLOCK,
         ),
         "batched": (batched, BLOCK),
         "batched_stub": (batched_stub, BLOCK),
@@ -311,7 +325,11 @@ def work_profile(tmp: Path, rows: int) -> dict[str, Any]:
         "respond": (respond, BLOCK),
         "record": (
             lambda i: services.record(
-                served, [requests[i % n]], ranked[i % n], [f"{i}-{time.perf_counter_ns()}"], 1.0,
+                served,
+                [requests[i % n]],
+                ranked[i % n],
+                [f"{i}-{time.perf_counter_ns()}"],
+                1.0,
                 "predict",
             ),
             BLOCK,
@@ -338,7 +356,8 @@ def work_profile(tmp: Path, rows: int) -> dict[str, Any]:
             BATCH_BLOCK,
         ),
         "parse_batch": (
-            lambda i: BatchRequest.model_validate_json(bodies["api_batch"][i % m]), BATCH_BLOCK
+            lambda i: BatchRequest.model_validate_json(bodies["api_batch"][i % m]),
+            BATCH_BLOCK,
         ),
         "frame_batch": (
             lambda i: _frame(requests[(i % m) * BATCH_SIZE : (i % m + 1) * BATCH_SIZE]),
@@ -346,14 +365,15 @@ def work_profile(tmp: Path, rows: int) -> dict[str, Any]:
         ),
         "rank_batch": (lambda i: served.rank(batches[i % m], 5), BATCH_BLOCK),
         "rank_batch_pool": (  # the same as the route makes it: in the thread pool
-            lambda i: run_in_threadpool(served.rank, batches[i % m], 5), BATCH_BLOCK
+            lambda i: run_in_threadpool(served.rank, batches[i % m], 5),
+            BATCH_BLOCK,
         ),
         "batch_predict_proba": (lambda i: pipeline.predict_proba(batches[i % m]), BATCH_BLOCK),
         "respond_batch": (lambda i: respond_batch(i % m), BATCH_BLOCK),
         "record_batch": (lambda i: record_batch(i % m), BATCH_BLOCK),
         "pyfunc_batch": (lambda i: pyfunc_model.predict(batches[i % m]), BATCH_BLOCK),
         "write_log": (write_log, BATCH_BLOCK),
-    }  # fmt: skip
+    }
 
     async def measure() -> dict[str, float]:
         async with api_app.router.lifespan_context(api_app):  # model loaded, batcher and writer

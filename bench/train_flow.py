@@ -64,8 +64,8 @@ WORKER_TIMEOUT_S = 1_200
 
 def work_prepare(tmp: Path, rows: int) -> dict[str, Any]:
     """Generate, import and load the catalogue to 100 %; create the MLflow store's schema."""
-    from mlflow import MlflowClient
-
+    from bench.harness import BENCH_ACTOR
+    from core.adapters.model_store import model_store
     from core.data.loading import FULL_BP, initialize
     from core.data.store import import_products
     from core.data.synthetic import generate_catalogue
@@ -78,18 +78,20 @@ def work_prepare(tmp: Path, rows: int) -> dict[str, Any]:
     engine = make_engine(settings.database_url)
     ensure_schema(engine)
     imported = import_products(
-        engine, frame, source="bench", holdout_fraction=settings.holdout_fraction,
+        engine,
+        frame,
+        source="bench",
+        holdout_fraction=settings.holdout_fraction,
         seed=settings.seed,
-    )  # fmt: skip
-    loaded = initialize(engine, FULL_BP, "bench")
+        actor=BENCH_ACTOR,
+    )
+    loaded = initialize(engine, FULL_BP, BENCH_ACTOR)
     engine.dispose()
     data_s = time.perf_counter() - start
     # A new SQLite tracking store runs MLflow's schema migrations on first use: a one-time cost
     # that a running tracking server never pays per training run, so it is paid here.
     start = time.perf_counter()
-    MlflowClient(
-        settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri
-    ).search_experiments()
+    model_store(settings.mlflow_tracking_uri, "flow").runs(limit=1)
     return {
         "catalogue_rows": len(frame),
         "pool_rows": imported.pool_rows,
@@ -135,7 +137,7 @@ def work_flow(tmp: Path, rows: int) -> dict[str, Any]:
     with prefect_test_harness(server_startup_timeout=120):
         harness_s = time.perf_counter() - start
         start = time.perf_counter()
-        summary = train_module.train_flow(TrainConfig(), auto_promote=True, triggered_by="bench")
+        summary = train_module.train_flow(TrainConfig(), auto_promote=True)
         flow_s = time.perf_counter() - start
     return {
         "import_s": import_s,
@@ -211,21 +213,27 @@ WORKERS: dict[str, Callable[[Path, int], dict[str, Any]]] = {
 def child_env(tmp: Path, tracking_uri: str | None = None) -> dict[str, str]:
     """This run's stores only, nothing from the caller's settings."""
     return isolated_env(
-        "RAKUTEN_", "PREFECT_", "MLFLOW_",
+        "RAKUTEN_",
+        "PREFECT_",
+        "MLFLOW_",
         RAKUTEN_DATABASE_URL=f"sqlite:///{tmp / 'bench.db'}",
         RAKUTEN_MLFLOW_TRACKING_URI=tracking_uri or f"sqlite:///{tmp / 'mlflow.db'}",
         RAKUTEN_VAR_DIR=str(tmp / "var"),
         PREFECT_HOME=str(tmp / "prefect"),
         MLFLOW_DISABLE_TELEMETRY="true",
-    )  # fmt: skip
+    )
 
 
 def worker(kind: str, tmp: Path, rows: int, tracking_uri: str | None = None) -> dict[str, Any]:
     """Run one worker in a fresh interpreter (cwd = tmp: MLflow's ./mlruns, no .env)."""
     return run_worker(
-        __file__, kind, ["--rows", str(rows)], tmp=tmp, env=child_env(tmp, tracking_uri),
+        __file__,
+        kind,
+        ["--rows", str(rows)],
+        tmp=tmp,
+        env=child_env(tmp, tracking_uri),
         timeout=WORKER_TIMEOUT_S,
-    )  # fmt: skip
+    )
 
 
 @contextlib.contextmanager
@@ -233,10 +241,19 @@ def mlflow_server(tmp: Path) -> Iterator[str]:
     """An MLflow tracking server on a free loopback port over the prepared SQLite store."""
     port = free_port()
     command = [
-        str(Path(sys.executable).parent / "mlflow"), "server", "--host", "127.0.0.1",
-        "--port", str(port), "--backend-store-uri", f"sqlite:///{tmp / 'mlflow.db'}",
-        "--artifacts-destination", str(tmp / "artifacts"), "--workers", "1",
-    ]  # fmt: skip
+        str(Path(sys.executable).parent / "mlflow"),
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--backend-store-uri",
+        f"sqlite:///{tmp / 'mlflow.db'}",
+        "--artifacts-destination",
+        str(tmp / "artifacts"),
+        "--workers",
+        "1",
+    ]
     log = tmp / "mlflow-server.log"
     with process_group(command, cwd=tmp, env=child_env(tmp), log=log, stop_timeout=30) as server:
         url = f"http://127.0.0.1:{port}"
@@ -284,13 +301,18 @@ def report(prep: dict, flow: dict, base: dict, rows: int, load: float) -> str:
         "| --- | --- | --- |",
     ]
     log_parts = [
-        ("… of which `mlflow.set_experiment` (the process's first MLflow call: opens the store)",
-         stages["set_experiment"]),
+        (
+            "… of which `mlflow.set_experiment` (the process's first MLflow call: opens the store)",
+            stages["set_experiment"],
+        ),
         ("… of which `mlflow.sklearn.log_model`", stages["log_model"]),
-        ("… … of which, inside `log_model`, the check of installed package versions against the "
-         "model's requirements", stages["warn_dependency_requirement_mismatches"]),
+        (
+            "… … of which, inside `log_model`, the check of installed package versions against the "
+            "model's requirements",
+            stages["warn_dependency_requirement_mismatches"],
+        ),
         ("… of which the confusion-matrix figure", stages["confusion_figure"]),
-    ]  # fmt: skip
+    ]
     engine_s = stages["make_engine"] + stages["ensure_schema"]
     sub_rows = {"fit_task": [("… of which `pipeline.fit`", fit_s)], "log_task": log_parts}
 

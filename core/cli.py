@@ -3,6 +3,8 @@
 python -m core.cli data import [--rows N] [--x X.csv --y Y.csv | --csv F.csv] [--replace]
 python -m core.cli data import --if-empty      # what `make run` does on a fresh machine
 python -m core.cli data init | next | reset --yes | status | history
+
+Every change is made as the OS user (``Actor.os_user()``): the load history says "<user> (cli)".
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.data import loading, queries
-from core.data.importer import DataValidationError, read_challenge_files, read_labelled_csv
-from core.data.store import DatasetExists, import_products
-from core.data.synthetic import generate_catalogue
+from core.access import Actor
+from core.data import queries
+from core.data.importer import DataValidationError
 from core.db.engine import describe, ensure_schema, make_engine
 from core.runtime_files import make_private, private_umask
 from core.settings import Settings, describe_settings_error, get_settings
+from core.usecases import dataset as lifecycle
 
 log = logging.getLogger("core.cli")
 
@@ -48,7 +50,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         ensure_schema(engine)
         args.handler(args, settings, engine)
-    except (DataValidationError, DatasetExists, loading.LoadRefused, ValueError) as exc:
+    except (DataValidationError, lifecycle.DatasetExists, lifecycle.LoadRefused, ValueError) as exc:
         log.error("refused: %s", exc)
         return 1
     except SQLAlchemyError as exc:
@@ -68,26 +70,25 @@ def _import(args: argparse.Namespace, settings: Settings, engine: Engine) -> Non
             log.info("Dataset already imported (%s): nothing to do.", status.source)
             return
     if args.csv:
-        frame, source = read_labelled_csv(args.csv), args.csv.name
+        catalogue = lifecycle.labelled_catalogue(args.csv)
     elif args.x or args.y or (settings.challenge_x_path and settings.challenge_y_path):
         x = args.x or settings.challenge_x_path
         y = args.y or settings.challenge_y_path
         if not (x and y):
             raise DataValidationError("arguments", "--x and --y go together")
-        frame, source = read_challenge_files(x, y), f"{x.name} + {y.name}"
+        catalogue = lifecycle.challenge_catalogue(x, y)
     else:
         rows = args.rows or settings.synthetic_rows
         log.info(
             "Generating the built-in catalogue (%s rows, seed %s)…", f"{rows:,}", settings.seed
         )
-        frame = generate_catalogue(rows, seed=settings.seed)
-        source = f"built-in catalogue ({rows:,} rows, seed {settings.seed})"
-    summary = import_products(
+        catalogue = lifecycle.builtin_catalogue(rows, settings.seed)
+    summary = lifecycle.import_catalogue(
         engine,
-        frame,
-        source=source,
+        catalogue,
         holdout_fraction=settings.holdout_fraction,
         seed=settings.seed,
+        actor=Actor.os_user(),
         replace=args.replace,
     )
     log.info(
@@ -99,17 +100,17 @@ def _import(args: argparse.Namespace, settings: Settings, engine: Engine) -> Non
 
 
 def _init(_args: argparse.Namespace, settings: Settings, engine: Engine) -> None:
-    log.info(loading.initialize(engine, settings.initial_load_bp, "cli").message)
+    log.info(lifecycle.initialize(engine, settings.initial_load_bp, Actor.os_user()).message)
 
 
 def _next(_args: argparse.Namespace, settings: Settings, engine: Engine) -> None:
-    log.info(loading.load_next_batch(engine, settings.batch_bp, "cli").message)
+    log.info(lifecycle.load_next_batch(engine, settings.batch_bp, Actor.os_user()).message)
 
 
 def _reset(args: argparse.Namespace, _settings: Settings, engine: Engine) -> None:
     if not args.yes:
-        raise loading.LoadRefused("reset unloads every product: add --yes to confirm")
-    log.info(loading.reset(engine, "cli").message)
+        raise lifecycle.LoadRefused("reset unloads every product: add --yes to confirm")
+    log.info(lifecycle.reset(engine, Actor.os_user()).message)
 
 
 def _status(_args: argparse.Namespace, _settings: Settings, engine: Engine) -> None:

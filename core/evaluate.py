@@ -64,9 +64,12 @@ def evaluate(pipeline: Pipeline, holdout: pd.DataFrame) -> Evaluation:
         }
     )
     confusion = pd.crosstab(
-        pd.Categorical(truth, categories=codes), pd.Categorical(predicted, categories=codes),
-        rownames=["true"], colnames=["predicted"], dropna=False,
-    )  # fmt: skip
+        pd.Categorical(truth, categories=codes),
+        pd.Categorical(predicted, categories=codes),
+        rownames=["true"],
+        colnames=["predicted"],
+        dropna=False,
+    )
     return Evaluation(
         weighted_f1=float(f1_score(truth, predicted, average="weighted", zero_division=0)),
         macro_f1=float(f1_score(truth, predicted, average="macro", zero_division=0)),

@@ -22,9 +22,17 @@ from core.data.categories import CATEGORY_BY_CODE
 from core.db.tables import inference_log, prediction_feedback
 
 HISTORY_COLUMNS = (
-    "request_id", "at", "designation", "description", "predicted_code", "probability",
-    "model_version", "latency_ms", "source", "true_code",
-)  # fmt: skip
+    "request_id",
+    "at",
+    "designation",
+    "description",
+    "predicted_code",
+    "probability",
+    "model_version",
+    "latency_ms",
+    "source",
+    "true_code",
+)
 
 _FEEDBACK_ID = prediction_feedback.c.request_id
 _SAME_REQUEST = _FEEDBACK_ID == inference_log.c.request_id

@@ -100,9 +100,13 @@ class Spool:
         return sorted(self.directory.glob(f"{PREFIX}*{SUFFIX}"))
 
     def replay(
-        self, path: Path, write: Callable[[list[InferenceRecord]], None], *, batch_rows: int,
+        self,
+        path: Path,
+        write: Callable[[list[InferenceRecord]], None],
+        *,
+        batch_rows: int,
         batch_bytes: int,
-    ) -> Replayed | None:  # fmt: skip
+    ) -> Replayed | None:
         """Pass the rows of ``path`` to ``write`` in batches, then delete the file.
 
         If ``write`` raises, the file stays (it is replayed whole next time) and the error

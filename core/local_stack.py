@@ -38,8 +38,7 @@ QUIET_ENV = {
     "DO_NOT_TRACK": "1",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
-}
+}  # MLflow's HTTP retries and timeout: each process sets its own (core.adapters.mlflow_http)
 
 
 def local_services(settings: Settings) -> list[ServiceSpec]:
@@ -56,62 +55,94 @@ def local_services(settings: Settings) -> list[ServiceSpec]:
     if mlflow.scheme.startswith("http") and mlflow.hostname in LOCAL_HOSTS:
         specs.append(
             ServiceSpec(
-                "mlflow", "MLflow tracking server",
-                [str(bin_dir / "mlflow"), "server", "--host", "127.0.0.1",
-                 "--port", str(mlflow.port or 80),
-                 "--backend-store-uri", f"sqlite:///{var / 'mlflow' / 'mlflow.db'}",
-                 "--artifacts-destination", str(var / "mlflow" / "artifacts"),
-                 "--workers", "1"],
+                "mlflow",
+                "MLflow tracking server",
+                [
+                    str(bin_dir / "mlflow"),
+                    "server",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(mlflow.port or 80),
+                    "--backend-store-uri",
+                    f"sqlite:///{var / 'mlflow' / 'mlflow.db'}",
+                    "--artifacts-destination",
+                    str(var / "mlflow" / "artifacts"),
+                    "--workers",
+                    "1",
+                ],
                 url=settings.mlflow_tracking_uri,
                 health_url=f"{settings.mlflow_tracking_uri.rstrip('/')}/health",
-                env=env, setting="RAKUTEN_MLFLOW_TRACKING_URI",
+                env=env,
+                setting="RAKUTEN_MLFLOW_TRACKING_URI",
             )
-        )  # fmt: skip
+        )
     prefect = urlsplit(settings.prefect_api_url)
     if prefect.hostname in LOCAL_HOSTS:
         specs.append(
             ServiceSpec(
-                "prefect", "Prefect server",
-                [str(bin_dir / "prefect"), "server", "start", "--host", "127.0.0.1",
-                 "--port", str(prefect.port or 80)],
+                "prefect",
+                "Prefect server",
+                [
+                    str(bin_dir / "prefect"),
+                    "server",
+                    "start",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(prefect.port or 80),
+                ],
                 url=settings.prefect_api_url.removesuffix("/api"),
                 health_url=f"{settings.prefect_api_url.rstrip('/')}/health",
                 env={**env, "PREFECT_HOME": str(var / "prefect")},
                 setting="RAKUTEN_PREFECT_API_URL",
             )
-        )  # fmt: skip
+        )
     specs.append(
         ServiceSpec(
-            "worker", "Flows worker (serves the deployments)",
+            "worker",
+            "Flows worker (serves the deployments)",
             [sys.executable, "-m", "core.flows.serve"],
             env={**env, "PREFECT_HOME": str(var / "prefect")},
             needs=("prefect",),  # it registers the deployments at start, and exits without it
         )
-    )  # fmt: skip
+    )
     api = urlsplit(settings.api_url)
     if api.hostname in LOCAL_HOSTS:
         specs.append(
             ServiceSpec(
-                "api", "Predictor API (serves the champion)",
+                "api",
+                "Predictor API (serves the champion)",
                 [sys.executable, "-m", "api"],
                 url=f"{settings.api_url.rstrip('/')}/docs",
                 health_url=f"{settings.api_url.rstrip('/')}/health",
-                env=env, setting="RAKUTEN_API_URL",
+                env=env,
+                setting="RAKUTEN_API_URL",
                 after=("mlflow",),  # so it serves the champion from its first request
             )
-        )  # fmt: skip
+        )
     specs.append(
         ServiceSpec(
-            "app", "Control room (Streamlit)",
-            [str(bin_dir / "streamlit"), "run", str(REPO_ROOT / "app" / "Home.py"),
-             "--server.port", str(settings.app_port), "--server.address", "127.0.0.1",
-             "--server.headless", "true"],
+            "app",
+            "Control room (Streamlit)",
+            [
+                str(bin_dir / "streamlit"),
+                "run",
+                str(REPO_ROOT / "app" / "Home.py"),
+                "--server.port",
+                str(settings.app_port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+            ],
             url=f"http://127.0.0.1:{settings.app_port}",
             health_url=f"http://127.0.0.1:{settings.app_port}/_stcore/health",
-            env=env, setting="RAKUTEN_APP_PORT",
+            env=env,
+            setting="RAKUTEN_APP_PORT",
             after=("mlflow", "prefect"),  # its first page reads both
         )
-    )  # fmt: skip
+    )
     return specs
 
 

@@ -43,9 +43,11 @@ def reference_products(
 
 
 def current_window(
-    conn: Connection, since: datetime | None = None, until: datetime | None = None,
+    conn: Connection,
+    since: datetime | None = None,
+    until: datetime | None = None,
     limit: int = WINDOW_ROWS,
-) -> pd.DataFrame:  # fmt: skip
+) -> pd.DataFrame:
     """The newest predictions of the inference log in ``[since, until)``, at most ``limit``."""
     return inference_log.history(conn, since=since, until=until, limit=limit)
 
@@ -60,9 +62,11 @@ def check_drift(
     """
     confidence = np.asarray(pipeline.predict_proba(reference[list(INPUT_COLUMNS)])).max(axis=1)
     before = drift_frame(
-        reference.designation, reference.description, reference.prdtypecode,
+        reference.designation,
+        reference.description,
+        reference.prdtypecode,
         pd.Series(confidence),
-    )  # fmt: skip
+    )
     now = drift_frame(
         window.designation, window.description, window.predicted_code, window.probability
     )

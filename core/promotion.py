@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pandas as pd
-from mlflow import MlflowClient
 from sqlalchemy import Connection, Engine, insert, select, text, update
 
+from core.access import Actor
+from core.adapters.model_store import ModelStore
 from core.db.tables import promotion_log
-from core.registry import CHALLENGER, CHAMPION, GateVerdict, champion, gate, list_versions
+from core.registry import CHALLENGER, CHAMPION, GateVerdict, champion, gate
 from core.tracking import MODEL_NAME
 
 
@@ -35,14 +36,25 @@ class Promotion:
 
 def promote(
     engine: Engine,
-    client: MlflowClient,
+    store: ModelStore,
     version: int,
     *,
     margin: float,
-    triggered_by: str,
+    actor: Actor,
     force_reason: str | None = None,
 ) -> Promotion:
     """Make ``version`` the champion if the gate allows it, or when forced with a reason.
+
+    Args:
+        engine: The control room's database (the promotion log).
+        store: The registry whose champion alias moves.
+        version: The candidate.
+        margin: The gate's tolerance below the champion's score.
+        actor: Who promotes; its label goes to the log.
+        force_reason: Promote even if the gate refuses, for this written reason.
+
+    Returns:
+        The promotion that happened.
 
     Raises:
         PromotionRefused: Unknown version, the gate failed and no reason was given, or a forced
@@ -54,7 +66,7 @@ def promote(
         # Read, judge and switch under one lock: two promotions (a click and the train flow's
         # auto-promotion) cannot both pass the gate against the same old champion.
         _lock_promotions(conn)
-        versions = list_versions(client)
+        versions = store.versions()
         candidate = next((v for v in versions if v.version == version), None)
         if candidate is None:
             raise PromotionRefused(f"Version {version} of {MODEL_NAME} does not exist.")
@@ -69,14 +81,22 @@ def promote(
         else:
             action, reason = "promote", f"gate passed: {verdict.reason}"
         from_version = current.version if current else None
-        _switch(conn, client, action, from_version, version, triggered_by, reason, verdict)
+        _switch(conn, store, action, from_version, version, actor, reason, verdict)
     if CHALLENGER in candidate.aliases:
-        client.delete_registered_model_alias(MODEL_NAME, CHALLENGER)
+        store.delete_alias(CHALLENGER)
     return Promotion(action, from_version, version, reason)
 
 
-def rollback(engine: Engine, client: MlflowClient, *, triggered_by: str) -> Promotion:
+def rollback(engine: Engine, store: ModelStore, *, actor: Actor) -> Promotion:
     """Give the champion alias back to the champion before the current one.
+
+    Args:
+        engine: The control room's database (the promotion log).
+        store: The registry whose champion alias moves.
+        actor: Who rolls back; its label goes to the log.
+
+    Returns:
+        The rollback that happened.
 
     Raises:
         PromotionRefused: The log holds no earlier champion.
@@ -87,7 +107,7 @@ def rollback(engine: Engine, client: MlflowClient, *, triggered_by: str) -> Prom
         if len(history) < 2:
             raise PromotionRefused("There is no earlier champion to roll back to.")
         current, previous = history[-1], history[-2]
-        versions = {v.version: v for v in list_versions(client)}
+        versions = {v.version: v for v in store.versions()}
         actual = champion(list(versions.values()))
         if actual is None or actual.version != current:
             # The alias was moved outside the control room (MLflow UI): the log is not the truth.
@@ -101,7 +121,7 @@ def rollback(engine: Engine, client: MlflowClient, *, triggered_by: str) -> Prom
             True, versions[previous].weighted_f1, versions[current].weighted_f1, "rollback"
         )
         reason = f"rolled back from v{current} to v{previous}"
-        _switch(conn, client, "rollback", current, previous, triggered_by, reason, verdict)
+        _switch(conn, store, "rollback", current, previous, actor, reason, verdict)
     return Promotion("rollback", current, previous, reason)
 
 
@@ -138,11 +158,11 @@ def _lock_promotions(conn: Connection) -> None:
 
 def _switch(
     conn: Connection,
-    client: MlflowClient,
+    store: ModelStore,
     action: str,
     from_version: int | None,
     to_version: int,
-    triggered_by: str,
+    actor: Actor,
     reason: str,
     verdict: GateVerdict,
 ) -> None:
@@ -150,9 +170,14 @@ def _switch(
     # if MLflow refuses the alias, the row is rolled back with it.
     conn.execute(
         insert(promotion_log).values(
-            at=datetime.now(UTC), action=action, from_version=from_version,
-            to_version=to_version, triggered_by=triggered_by[:100], reason=reason,
-            candidate_f1=verdict.candidate_f1, champion_f1=verdict.champion_f1,
+            at=datetime.now(UTC),
+            action=action,
+            from_version=from_version,
+            to_version=to_version,
+            triggered_by=actor.label,  # at most 100 characters, the column's width
+            reason=reason,
+            candidate_f1=verdict.candidate_f1,
+            champion_f1=verdict.champion_f1,
         )
-    )  # fmt: skip
-    client.set_registered_model_alias(MODEL_NAME, CHAMPION, str(to_version))
+    )
+    store.set_alias(CHAMPION, to_version)

@@ -1,18 +1,13 @@
-"""The model registry: versions, the champion/challenger aliases and the promotion gate.
+"""The model registry's terms: versions, the champion/challenger aliases and the promotion gate.
 
-Moving the champion alias (promotion, rollback) and its log live in :mod:`core.promotion`.
+Reading and writing the registry is :mod:`core.adapters.model_store`'s job; moving the champion
+alias (promotion, rollback) and its log live in :mod:`core.promotion`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
-
-from mlflow import MlflowClient
-from mlflow.entities import Run
-from mlflow.exceptions import MlflowException
-
-from core.tracking import EXPERIMENT, HOLDOUT_TAG, MODEL_NAME
+from datetime import datetime
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 
@@ -38,77 +33,6 @@ class GateVerdict:
     candidate_f1: float | None
     champion_f1: float | None
     reason: str
-
-
-def register(client: MlflowClient, model_uri: str, run_id: str, model_id: str) -> int:
-    """Register a logged model as a new version and make it the challenger.
-
-    Args:
-        client: MLflow client.
-        model_uri: The logged model's URI (``models:/m-…``).
-        run_id: The run that produced it.
-        model_id: The logged model's id (a tracking server refuses the URI without it).
-
-    Returns:
-        The new version number.
-    """
-    try:
-        client.create_registered_model(MODEL_NAME)
-    except MlflowException as exc:
-        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
-            raise
-    created = client.create_model_version(MODEL_NAME, model_uri, run_id=run_id, model_id=model_id)
-    version = int(created.version)
-    client.set_registered_model_alias(MODEL_NAME, CHALLENGER, str(version))
-    return version
-
-
-def list_versions(client: MlflowClient) -> list[VersionInfo]:
-    """Every registered version, newest first, with aliases and headline metrics."""
-    try:
-        versions = client.search_model_versions(f"name = '{MODEL_NAME}'")
-    except MlflowException as exc:
-        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-            return []
-        raise
-    if not versions:
-        return []
-    aliases: dict[int, list[str]] = {}
-    # Any failure here must surface: "no aliases" would mean "no champion" to the gate.
-    for alias, version in client.get_registered_model(MODEL_NAME).aliases.items():
-        aliases.setdefault(int(version), []).append(alias)
-    runs = _runs_by_id(client, [mv.run_id for mv in versions if mv.run_id])
-    infos = []
-    for mv in versions:
-        run = runs.get(mv.run_id or "")  # a deleted run leaves its version without scores
-        metrics = run.data.metrics if run else {}
-        infos.append(
-            VersionInfo(
-                version=int(mv.version),
-                run_id=mv.run_id,
-                aliases=tuple(sorted(aliases.get(int(mv.version), []))),
-                created_at=datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC),
-                weighted_f1=metrics.get("weighted_f1"),
-                data_loaded_pct=metrics.get("data_loaded_pct"),
-                holdout_digest=run.data.tags.get(HOLDOUT_TAG) if run else None,
-            )
-        )
-    return sorted(infos, key=lambda v: v.version, reverse=True)
-
-
-def _runs_by_id(client: MlflowClient, run_ids: list[str]) -> dict[str, Run]:
-    experiment = client.get_experiment_by_name(EXPERIMENT)
-    if experiment is None or not run_ids:
-        return {}
-    found: dict[str, Run] = {}
-    for start in range(0, len(run_ids), 100):  # one query per hundred versions
-        quoted = ", ".join(f"'{r}'" for r in run_ids[start : start + 100])
-        for run in client.search_runs(
-            [experiment.experiment_id], filter_string=f"attributes.run_id IN ({quoted})",
-            max_results=100,
-        ):  # fmt: skip
-            found[run.info.run_id] = run
-    return found
 
 
 def champion(versions: list[VersionInfo]) -> VersionInfo | None:
@@ -141,21 +65,18 @@ def gate(candidate: VersionInfo, current: VersionInfo | None, margin: float) -> 
         and (candidate.holdout_digest != current.holdout_digest)
     ):
         return GateVerdict(
-            False, cand_f1, champ_f1,
+            False,
+            cand_f1,
+            champ_f1,
             f"v{candidate.version} and v{current.version} were scored on different holdouts "
             "(the dataset was re-imported): their F1 cannot be compared",
-        )  # fmt: skip
+        )
     bar = champ_f1 - margin
     # Compared at the precision shown (4 decimals): a difference nobody can see is a tie, and
     # ties pass, so retraining on the same data never looks like a regression.
-    if round(cand_f1, 4) >= round(bar, 4):
-        return GateVerdict(
-            True, cand_f1, champ_f1,
-            f"v{candidate.version} F1 {cand_f1:.4f} ≥ v{current.version} F1 {champ_f1:.4f}"
-            + (f" − margin {margin:g}" if margin else ""),
-        )  # fmt: skip
-    return GateVerdict(
-        False, cand_f1, champ_f1,
-        f"v{candidate.version} F1 {cand_f1:.4f} < v{current.version} F1 {champ_f1:.4f}"
-        + (f" − margin {margin:g}" if margin else ""),
-    )  # fmt: skip
+    passed = round(cand_f1, 4) >= round(bar, 4)
+    reason = (
+        f"v{candidate.version} F1 {cand_f1:.4f} {'≥' if passed else '<'} "
+        f"v{current.version} F1 {champ_f1:.4f}" + (f" − margin {margin:g}" if margin else "")
+    )
+    return GateVerdict(passed, cand_f1, champ_f1, reason)

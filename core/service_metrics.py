@@ -3,11 +3,15 @@
 Counters only ever grow, so rates come from two scrapes: :func:`parse_scrape` reads one,
 :func:`window_stats` compares two — request rate, error rate, p95 latency (interpolated in the
 histogram's buckets, as Prometheus' ``histogram_quantile`` does) and predictions by class.
+:func:`health_from_scrapes` turns a series of scrapes into the :class:`ServiceHealth` the
+Monitoring page draws; Prometheus, when there is one, answers with the same record.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -35,6 +39,26 @@ class WindowStats:
     error_rate: float  # share of them answered 5xx
     p95_ms: float | None  # None without requests
     predictions: dict[str, float]  # category → predictions in the window
+
+
+@dataclass(frozen=True, slots=True)
+class HealthPoint:
+    """The API's prediction traffic at one moment (``None``: no value, e.g. no requests)."""
+
+    at: datetime
+    request_rate: float | None  # prediction requests per second
+    p95_ms: float | None
+    error_rate: float | None  # share answered 5xx
+
+
+@dataclass(frozen=True)
+class ServiceHealth:
+    """The health series over time, and predictions by class over the whole window."""
+
+    points: tuple[HealthPoint, ...]  # oldest first; none yet when rates cannot be taken
+    predictions: dict[str, float]  # category → predictions
+    prometheus_url: str | None = None  # where it was read; None: the API's own /metrics
+    minutes: int | None = None  # Prometheus' window
 
 
 def parse_scrape(text: str, at: datetime) -> Scrape:
@@ -68,9 +92,8 @@ def window_stats(before: Scrape, after: Scrape) -> WindowStats:
         return {k: v - old.get(k, 0.0) if v >= old.get(k, 0.0) else v for k, v in new.items()}
 
     requests = {
-        k: v for k, v in delta(before.requests, after.requests).items()
-        if k[0] in PREDICT_ENDPOINTS
-    }  # fmt: skip
+        k: v for k, v in delta(before.requests, after.requests).items() if k[0] in PREDICT_ENDPOINTS
+    }
     total = sum(requests.values())
     errors = sum(v for (_, status), v in requests.items() if status.startswith("5"))
     return WindowStats(
@@ -80,6 +103,25 @@ def window_stats(before: Scrape, after: Scrape) -> WindowStats:
         p95_ms=_quantile(0.95, delta(before.buckets, after.buckets)),
         predictions={k: v for k, v in delta(before.predictions, after.predictions).items() if v},
     )
+
+
+def health_from_scrapes(scrapes: Sequence[Scrape]) -> ServiceHealth:
+    """Service health from consecutive reads of the API's ``/metrics``.
+
+    Args:
+        scrapes: The reads, oldest first.
+
+    Returns:
+        One point per pair of consecutive reads (at the later one), and predictions by class
+        between the first and the last; no points from fewer than two reads.
+    """
+    if len(scrapes) < 2:
+        return ServiceHealth((), {})
+    points = []
+    for before, after in itertools.pairwise(scrapes):
+        stats = window_stats(before, after)
+        points.append(HealthPoint(after.at, stats.request_rate, stats.p95_ms, stats.error_rate))
+    return ServiceHealth(tuple(points), window_stats(scrapes[0], scrapes[-1]).predictions)
 
 
 def _quantile(q: float, buckets: dict[float, float]) -> float | None:

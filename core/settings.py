@@ -54,17 +54,24 @@ class Settings(BaseSettings):
         1000, ge=1, le=100_000, description="Most products one batch prediction may hold"
     )
     inference_log_buffer_bytes: int = Field(
-        64 << 20, ge=1 << 20, description="Memory the API's inference-log buffer may hold; "
+        64 << 20,
+        ge=1 << 20,
+        description="Memory the API's inference-log buffer may hold; "
         "past it, predictions spill to <var_dir>/spool",
-    )  # fmt: skip
+    )
     inference_log_spool_bytes: int = Field(
-        1 << 30, ge=1 << 20, description="Disk the inference-log spool may take; past it, "
+        1 << 30,
+        ge=1 << 20,
+        description="Disk the inference-log spool may take; past it, "
         "predictions that cannot be written are dropped (and counted)",
-    )  # fmt: skip
+    )
     inference_log_write_timeout: float = Field(
-        10.0, gt=0, le=300, description="Seconds an inference-log write may take before it is "
+        10.0,
+        gt=0,
+        le=300,
+        description="Seconds an inference-log write may take before it is "
         "abandoned and retried (statement, lock wait, silent connection)",
-    )  # fmt: skip
+    )
 
     challenge_x_path: Path | None = Field(None, description="X_train_update.csv of the challenge")
     challenge_y_path: Path | None = Field(None, description="Y_train_CVw08PX.csv of the challenge")

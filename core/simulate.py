@@ -30,9 +30,12 @@ NEW_WORDS = (
 
 
 def simulated_traffic(
-    holdout: pd.DataFrame, n: int, scenario: Scenario = "none", strength: float = 0.7,
+    holdout: pd.DataFrame,
+    n: int,
+    scenario: Scenario = "none",
+    strength: float = 0.7,
     seed: int | None = None,
-) -> pd.DataFrame:  # fmt: skip
+) -> pd.DataFrame:
     """``n`` products (``designation``, ``description``, ``prdtypecode``) for the scenario.
 
     Args:
@@ -68,13 +71,12 @@ def simulated_traffic(
     hit = rng.random(n) < strength
     if scenario == "vocabulary":
         products.loc[hit, "designation"] = [
-            " ".join(rng.choice(NEW_WORDS, size=max(2, len(t.split())))) for t in
-            products.designation[hit]
-        ]  # fmt: skip
+            " ".join(rng.choice(NEW_WORDS, size=max(2, len(t.split()))))
+            for t in products.designation[hit]
+        ]
         products.loc[hit, "description"] = [
-            " ".join(rng.choice(NEW_WORDS, size=15)) if d else "" for d in
-            products.description[hit]
-        ]  # fmt: skip
+            " ".join(rng.choice(NEW_WORDS, size=15)) if d else "" for d in products.description[hit]
+        ]
     elif scenario == "corrupted":
         products.loc[hit, "designation"] = [
             f"{t[: max(4, len(t) // 3)].upper()} {rng.integers(10**5, 10**7)}"

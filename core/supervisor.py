@@ -96,11 +96,15 @@ class Supervisor:
             out.write(f"\n--- {datetime.now(UTC):%Y-%m-%d %H:%M:%S} starting {name}\n".encode())
             out.flush()
             process = subprocess.Popen(
-                spec.command, cwd=REPO_ROOT, env={**os.environ, **spec.env},
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                spec.command,
+                cwd=REPO_ROOT,
+                env={**os.environ, **spec.env},
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: stop() ends its children too
                 umask=PRIVATE_UMASK,  # its database, logs and reports: the owner's only
-            )  # fmt: skip
+            )
         # The start time makes the PID file safe to trust later: after a reboot or a crash the
         # same PID may belong to an unrelated process, which must never be signalled.
         with open_private(self._pid_path(name)) as pid_file:
@@ -192,10 +196,17 @@ class Supervisor:
         except FileNotFoundError:  # stopped meanwhile
             started = None
         return ServiceStatus(
-            name, spec.title, pid if running else None, running,
-            running and not reason, spec.url, started if running else None, self._log_path(name),
-            reason, check_ms,
-        )  # fmt: skip
+            name,
+            spec.title,
+            pid if running else None,
+            running,
+            running and not reason,
+            spec.url,
+            started if running else None,
+            self._log_path(name),
+            reason,
+            check_ms,
+        )
 
     def wait_healthy(self, name: str, timeout: float = 120.0) -> ServiceStatus:
         """Block until healthy; raise with the log's tail when it dies or times out."""

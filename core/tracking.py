@@ -17,6 +17,7 @@ import mlflow  # noqa: E402
 import pandas as pd  # noqa: E402
 from mlflow.models import infer_signature  # noqa: E402
 
+from core.access import Actor  # noqa: E402
 from core.data.queries import TrainingData  # noqa: E402
 from core.data.store import catalogue_digest  # noqa: E402
 from core.evaluate import Evaluation, classification_report  # noqa: E402
@@ -52,7 +53,7 @@ def log_training_run(
     data: TrainingData,
     *,
     run_name: str,
-    triggered_by: str,
+    actor: Actor,
 ) -> LoggedRun:
     """Record one training run in MLflow.
 
@@ -63,7 +64,7 @@ def log_training_run(
         evaluation: Holdout scores; headline and per-class metrics plus artifacts.
         data: The training snapshot (stage, row count, digest), logged as params and tags.
         run_name: Name shown in MLflow and in the app.
-        triggered_by: Who or what started the run (tag).
+        actor: Who started the run: tagged ``triggered_by`` (its label) and ``rakuten.actor*``.
 
     Returns:
         The run id and the logged model's URI.
@@ -73,7 +74,10 @@ def log_training_run(
     with mlflow.start_run(run_name=run_name) as run:
         mlflow.set_tags(
             {
-                "triggered_by": triggered_by,
+                "triggered_by": actor.label,
+                "rakuten.actor": actor.subject,
+                "rakuten.actor_via": actor.via,
+                "rakuten.actor_role": actor.role.value,
                 "data_digest": data.digest,
                 HOLDOUT_TAG: catalogue_digest(data.holdout["productid"]),
             }

@@ -131,17 +131,25 @@ def _classifier(config: TrainConfig) -> BaseEstimator:
     weight = None if config.class_weight == "none" else "balanced"
     if config.classifier == "logreg":
         return LogisticRegression(
-            C=config.c, class_weight=weight, max_iter=config.max_iter, solver="saga",
+            C=config.c,
+            class_weight=weight,
+            max_iter=config.max_iter,
+            solver="saga",
             random_state=config.seed,
-        )  # fmt: skip
+        )
     if config.classifier == "linear_svc":
-        svm = LinearSVC(C=config.c, class_weight=weight, max_iter=config.max_iter * 10,
-                        random_state=config.seed)  # fmt: skip
+        svm = LinearSVC(
+            C=config.c, class_weight=weight, max_iter=config.max_iter * 10, random_state=config.seed
+        )
         return CalibratedClassifierCV(svm, cv=3)
     return SGDClassifier(
-        loss="log_loss", alpha=1e-4 / config.c, class_weight=weight, max_iter=config.max_iter,
-        random_state=config.seed, tol=1e-4,
-    )  # fmt: skip
+        loss="log_loss",
+        alpha=1e-4 / config.c,
+        class_weight=weight,
+        max_iter=config.max_iter,
+        random_state=config.seed,
+        tol=1e-4,
+    )
 
 
 @dataclass(frozen=True)

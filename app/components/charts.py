@@ -25,9 +25,11 @@ def cumulative_share_chart(history: pd.DataFrame) -> go.Figure:
         )
     )
     fig.update_layout(
-        title="Loaded share of the pool", yaxis={"range": [0, 105], "ticksuffix": " %"},
-        height=320, margin=_MARGIN,
-    )  # fmt: skip
+        title="Loaded share of the pool",
+        yaxis={"range": [0, 105], "ticksuffix": " %"},
+        height=320,
+        margin=_MARGIN,
+    )
     return fig
 
 
@@ -37,13 +39,20 @@ def class_distribution_chart(distribution: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     for column, name, colour in (("pool", "Pool", "#c9d3e0"), ("loaded", "Loaded", "#bf0000")):
         fig.add_bar(
-            y=ordered["label"], x=ordered[column], name=name, orientation="h",
-            marker_color=colour, hovertemplate="%{y}<br>%{x:,} products<extra>" + name + "</extra>",
-        )  # fmt: skip
+            y=ordered["label"],
+            x=ordered[column],
+            name=name,
+            orientation="h",
+            marker_color=colour,
+            hovertemplate="%{y}<br>%{x:,} products<extra>" + name + "</extra>",
+        )
     fig.update_layout(
-        title="Products per category", barmode="overlay", height=640, margin=_MARGIN,
+        title="Products per category",
+        barmode="overlay",
+        height=640,
+        margin=_MARGIN,
         legend={"orientation": "h", "y": 1.04, "x": 1, "xanchor": "right"},
-    )  # fmt: skip
+    )
     return fig
 
 

@@ -7,15 +7,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, cast
 
+import pandas as pd
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from app import state
-from app.components.charts import text_length_chart
+from app.components.charts import cumulative_share_chart, text_length_chart
+from app.components.tables import render_load_history
+from app.components.text import inert
 from core.data.categories import CATEGORIES
 from core.data.importer import NamedSource
 from core.data.queries import DatasetStatus, Scope, TextStats
 from core.data.synthetic import MAX_ROWS, MIN_ROWS
+from core.usecases.dataset import ImportSummary
 
 LoadAction = Literal["initialize", "next_batch", "reset"]
 SOURCES = (
@@ -34,6 +38,15 @@ class ImportRequest:
     x: NamedSource | None
     y: NamedSource | None
     replace: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LoadRequest:
+    """A load the person asked for, and the stage they saw when they asked (``expected_bp``):
+    a second click on a page that has not caught up yet must not load a second batch."""
+
+    action: LoadAction
+    expected_bp: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +73,14 @@ def import_form(
     rows, x, y = default_rows, None, None
     if source == SOURCES[0]:
         rows = st.number_input(
-            "Catalogue size (rows)", min_value=MIN_ROWS, max_value=MAX_ROWS, value=default_rows,
-            step=1_000, key=state.DATASET_BUILTIN_ROWS,
+            "Catalogue size (rows)",
+            min_value=MIN_ROWS,
+            max_value=MAX_ROWS,
+            value=default_rows,
+            step=1_000,
+            key=state.DATASET_BUILTIN_ROWS,
             help="84,916 is the size of the real challenge training set, with its class counts.",
-        )  # fmt: skip
+        )
     elif source == SOURCES[1]:
         left, right = st.columns(2)
         x = _named(left.file_uploader("X_train_update.csv", type="csv"))
@@ -88,8 +105,20 @@ def import_form(
     return None
 
 
-def load_controls(status: DatasetStatus, initial_pct: float, batch_pct: float) -> LoadAction | None:
+def import_message(summary: ImportSummary) -> str:
+    """What an import did (the source's name is the file's: shown inert)."""
+    return (
+        f"Imported {inert(summary.source)}: {summary.pool_rows:,} products in the pool, "
+        f"{summary.holdout_rows:,} in the fixed holdout."
+    )
+
+
+def load_controls(
+    status: DatasetStatus, initial_pct: float, batch_pct: float
+) -> LoadRequest | None:
     """Loaded-share metrics and the Initialize / Load next batch / Reset buttons."""
+    seen_bp = st.session_state.get(state.DATASET_SEEN_STAGE_BP)  # what the last run showed
+    st.session_state[state.DATASET_SEEN_STAGE_BP] = status.stage_bp
     cols = st.columns(5)
     cols[0].metric("Loaded share", f"{100 * status.share:.1f} %")
     cols[1].metric("Products loaded", f"{status.loaded_rows:,}")
@@ -101,20 +130,38 @@ def load_controls(status: DatasetStatus, initial_pct: float, batch_pct: float) -
     complete = status.stage_bp >= 10_000
     buttons = st.container(horizontal=True)
     if buttons.button(
-        f"Initialize ({initial_pct:g} %)", type="primary", disabled=status.stage_bp > 0,
+        f"Initialize ({initial_pct:g} %)",
+        type="primary",
+        disabled=status.stage_bp > 0,
         icon=":material/play_arrow:",
-    ):  # fmt: skip
-        return "initialize"
+    ):
+        return LoadRequest("initialize", seen_bp)
     if buttons.button(
-        f"Load next batch (+{batch_pct:g} %)", disabled=status.stage_bp == 0 or complete,
-        icon=":material/add:", help="All products are loaded." if complete else None,
-    ):  # fmt: skip
-        return "next_batch"
+        f"Load next batch (+{batch_pct:g} %)",
+        disabled=status.stage_bp == 0 or complete,
+        icon=":material/add:",
+        help="All products are loaded." if complete else None,
+    ):
+        return LoadRequest("next_batch", seen_bp)
     with buttons.popover("Reset…", disabled=status.loaded_rows == 0, icon=":material/restart_alt:"):
         st.write(f"Unload all {status.loaded_rows:,} products? The pool and holdout stay.")
         if st.button("Yes, unload everything", type="primary", key=state.DATASET_RESET_CONFIRM):
-            return "reset"
+            return LoadRequest("reset", seen_bp)
     return None
+
+
+def load_history_panel(history: pd.DataFrame) -> None:
+    """Every load so far as a table, beside the loaded share over time."""
+    left, right = st.columns([3, 2])
+    with left:
+        st.subheader("Load history")
+        if history.empty:
+            st.caption("No loads yet: click **Initialize**.")
+        else:
+            render_load_history(history)
+    with right:
+        if not history.empty:
+            st.plotly_chart(cumulative_share_chart(history))
 
 
 def render_text_stats(stats: TextStats) -> None:
@@ -140,9 +187,12 @@ def explorer_filters() -> SearchFilters:
     codes = [None, *(c.code for c in CATEGORIES)]
     labels = {c.code: c.label for c in CATEGORIES}
     code = cols[1].selectbox(
-        "Category", codes, key=state.DATASET_SEARCH_CODE, on_change=_first_page,
+        "Category",
+        codes,
+        key=state.DATASET_SEARCH_CODE,
+        on_change=_first_page,
         format_func=lambda c: "All categories" if c is None else labels[c],
-    )  # fmt: skip
+    )
     scope = cols[2].selectbox(
         "In", ("loaded", "pool", "holdout"), key=state.DATASET_SEARCH_SCOPE, on_change=_first_page
     )

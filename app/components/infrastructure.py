@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import pandas as pd
@@ -76,7 +77,10 @@ def render_services_table(services: list[ServiceInfo]) -> None:
         subset=["status", "health"],
     )
     st.dataframe(
-        styled, hide_index=True, width="stretch", column_order=[c for c in frame if c != "what"],
+        styled,
+        hide_index=True,
+        width="stretch",
+        column_order=[c for c in frame if c != "what"],
         column_config={
             "service": st.column_config.TextColumn("Service", width="small"),
             "backend": st.column_config.TextColumn("Backend", width="small"),
@@ -88,7 +92,42 @@ def render_services_table(services: list[ServiceInfo]) -> None:
             "url": st.column_config.LinkColumn("URL", width="medium"),
             "uptime": st.column_config.TextColumn("Uptime", width="small"),
         },
-    )  # fmt: skip
+    )
+
+
+def backend_caption(backend: str, compose_project: str, var_dir: Path) -> None:
+    """Which services the page shows: the compose project's containers or local processes."""
+    if backend == "docker":
+        st.caption(
+            f"Stack mode: the containers of compose project **{compose_project}**, "
+            "through the Docker engine."
+        )
+    else:
+        st.caption(
+            "Local mode: the processes `make run` supervises (PID files in "
+            f"`{var_dir / 'run'}`, logs in `{var_dir / 'logs'}`)."
+        )
+
+
+def offer_local_mode() -> bool:
+    """When the Docker engine is down: the way to local mode's services; True when chosen."""
+    st.write(
+        "The control room can run without Docker: local mode supervises the same services "
+        "as local processes."
+    )
+    return st.button("Use local mode's services", icon=":material/computer:", type="primary")
+
+
+def service_picker(services: list[ServiceInfo]) -> ServiceInfo:
+    """The service the controls and the log viewer are on."""
+    by_name = {s.name: s for s in services}
+    name = st.selectbox(
+        "Service",
+        list(by_name),
+        key=state.INFRA_SERVICE,
+        format_func=lambda n: f"{n} — {by_name[n].title}",
+    )
+    return by_name[name]
 
 
 def service_controls(service: ServiceInfo) -> ServiceAction | None:
@@ -127,6 +166,21 @@ def _consequence(name: str) -> str:
     }.get(name, "")
 
 
+def log_lines() -> int:
+    """How many of the last log lines to show."""
+    return st.select_slider(
+        "Last lines", options=[50, 100, 200, 500, 1000], value=100, key=state.INFRA_LOG_LINES
+    )
+
+
+def render_log(name: str, text: str) -> None:
+    """A service's last log lines, with a download of them."""
+    st.code(text or "(the log is empty)", language="log", height=400)
+    st.download_button(
+        "Download these lines", text, file_name=f"{name}.log", icon=":material/download:"
+    )
+
+
 def render_links(urls: dict[str, str]) -> None:
     """A button per tool that has a URL; says which do not run here."""
     links = st.container(horizontal=True)
@@ -143,10 +197,20 @@ def render_links(urls: dict[str, str]) -> None:
         )
 
 
+def tool_buttons(urls: dict[str, str], labels: dict[str, str]) -> None:
+    """A row of buttons opening the tools ``labels`` names, for those that have a URL."""
+    row = st.container(horizontal=True)
+    for name, label in labels.items():
+        if name in urls:
+            row.link_button(label, urls[name], icon=":material/open_in_new:")
+
+
 def services_card(services: list[ServiceInfo] | None, error: str = "") -> StatusCard:
-    """Home's card: how many services are healthy, and which are not."""
+    """Home's card: how many services are healthy, and which are not (``services`` is None when
+    the backend cannot be read, and ``error`` says why)."""
     if services is None:
-        return StatusCard("Services", "—", error or "unknown", "error")
+        # A card has room for what failed; the how-to after it belongs on the Infrastructure page.
+        return StatusCard("Services", "—", error.split(" (", 1)[0] or "unknown", "error")
     if not services:
         return StatusCard("Services", "none", "no service found", "warn")
     down = [s.name for s in services if not s.healthy]

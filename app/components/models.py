@@ -7,11 +7,25 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import state
+from app.records import RunDetail
 from core.data.categories import label_for
+from core.evaluate import most_confused
 from core.registry import VersionInfo
 
 _MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
 METRICS = {"weighted_f1": "Weighted F1", "macro_f1": "Macro F1", "accuracy": "Accuracy"}
+
+
+def runs_panel(runs: pd.DataFrame) -> str | None:
+    """The runs table, and the comparison of those selected; returns the first selected run."""
+    if runs.empty:
+        st.caption("No runs yet: train a model above.")
+        return None
+    st.caption("Select runs to compare them; the first selected one is shown in detail.")
+    selected = runs_table(runs)
+    if len(selected) >= 2:
+        st.plotly_chart(compare_chart(runs[runs["run_id"].isin(selected)]))
+    return selected[0] if selected else None
 
 
 def runs_table(runs: pd.DataFrame) -> list[str]:
@@ -24,9 +38,20 @@ def runs_table(runs: pd.DataFrame) -> list[str]:
         on_select="rerun",
         selection_mode="multi-row",
         column_order=(
-            "started", "name", "weighted_f1", "macro_f1", "accuracy", "fit_seconds",
-            "data_loaded_pct", "data_rows", "classifier", "c", "max_features", "char_ngrams",
-            "version", "aliases",
+            "started",
+            "name",
+            "weighted_f1",
+            "macro_f1",
+            "accuracy",
+            "fit_seconds",
+            "data_loaded_pct",
+            "data_rows",
+            "classifier",
+            "c",
+            "max_features",
+            "char_ngrams",
+            "version",
+            "aliases",
         ),
         column_config={
             "started": st.column_config.DatetimeColumn("Started (UTC)", format="YYYY-MM-DD HH:mm"),
@@ -44,7 +69,7 @@ def runs_table(runs: pd.DataFrame) -> list[str]:
             "version": st.column_config.NumberColumn("Version", format="v%d"),
             "aliases": "Aliases",
         },
-    )  # fmt: skip
+    )
     rows = event.selection.rows if event is not None else []
     return [runs.iloc[i]["run_id"] for i in rows]
 
@@ -57,9 +82,13 @@ def compare_chart(runs: pd.DataFrame) -> go.Figure:
         fig.add_bar(x=labels, y=runs[column], name=title, texttemplate="%{y:.3f}")
     low = max(0.0, float(runs[list(METRICS)].min().min()) - 0.05)
     fig.update_layout(
-        title="Holdout scores", barmode="group", yaxis={"range": [low, 1]}, height=360,
-        margin=_MARGIN, legend={"orientation": "h", "y": 1.1},
-    )  # fmt: skip
+        title="Holdout scores",
+        barmode="group",
+        yaxis={"range": [low, 1]},
+        height=360,
+        margin=_MARGIN,
+        legend={"orientation": "h", "y": 1.1},
+    )
     return fig
 
 
@@ -70,15 +99,24 @@ def confusion_heatmap(confusion: pd.DataFrame) -> go.Figure:
     names = [label_for(int(c)) for c in confusion.index]
     fig = go.Figure(
         go.Heatmap(
-            z=share, x=names, y=names, colorscale="Reds", zmin=0, zmax=1, customdata=counts,
+            z=share,
+            x=names,
+            y=names,
+            colorscale="Reds",
+            zmin=0,
+            zmax=1,
+            customdata=counts,
             hovertemplate="true %{y}<br>predicted %{x}<br>%{customdata} products "
             "(%{z:.1%} of the class)<extra></extra>",
         )
-    )  # fmt: skip
+    )
     fig.update_layout(
-        title="Confusion on the holdout (share of each true class)", height=720, margin=_MARGIN,
-        yaxis={"autorange": "reversed", "title": "true"}, xaxis={"title": "predicted"},
-    )  # fmt: skip
+        title="Confusion on the holdout (share of each true class)",
+        height=720,
+        margin=_MARGIN,
+        yaxis={"autorange": "reversed", "title": "true"},
+        xaxis={"title": "predicted"},
+    )
     return fig
 
 
@@ -87,12 +125,15 @@ def per_class_chart(per_class: pd.DataFrame) -> go.Figure:
     ordered = per_class.sort_values("f1", ascending=False)
     fig = go.Figure(
         go.Bar(
-            x=ordered["f1"], y=ordered["label"], orientation="h", marker_color="#bf0000",
+            x=ordered["f1"],
+            y=ordered["label"],
+            orientation="h",
+            marker_color="#bf0000",
             customdata=ordered[["precision", "recall", "support"]],
             hovertemplate="%{y}<br>F1 %{x:.3f}<br>precision %{customdata[0]:.3f}, recall "
             "%{customdata[1]:.3f}<br>%{customdata[2]} products<extra></extra>",
         )
-    )  # fmt: skip
+    )
     fig.update_layout(title="F1 per category", height=720, margin=_MARGIN, xaxis={"range": [0, 1]})
     return fig
 
@@ -128,8 +169,14 @@ def promotion_log_table(log: pd.DataFrame) -> None:
         log,
         hide_index=True,
         column_order=(
-            "at", "action", "from_version", "to_version", "candidate_f1", "champion_f1",
-            "triggered_by", "reason",
+            "at",
+            "action",
+            "from_version",
+            "to_version",
+            "candidate_f1",
+            "champion_f1",
+            "triggered_by",
+            "reason",
         ),
         column_config={
             "at": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm:ss"),
@@ -141,4 +188,17 @@ def promotion_log_table(log: pd.DataFrame) -> None:
             "triggered_by": "By",
             "reason": st.column_config.TextColumn("Reason", width="large"),
         },
-    )  # fmt: skip
+    )
+
+
+def run_detail_panel(detail: RunDetail) -> None:
+    """One run's headline score, confusion matrix, per-class F1 and most confused pairs."""
+    f1 = detail.metrics.get("weighted_f1")
+    st.markdown(f"**{detail.name}**" + (f" — weighted F1 {f1:.4f}" if f1 is not None else ""))
+    matrix, classes, pairs = st.tabs(["Confusion matrix", "Per-class F1", "Most confused"])
+    matrix.plotly_chart(confusion_heatmap(detail.confusion))
+    classes.plotly_chart(per_class_chart(detail.per_class))
+    share = st.column_config.NumberColumn("Share of the true class", format="percent")
+    pairs.dataframe(
+        most_confused(detail.confusion), hide_index=True, column_config={"share": share}
+    )

@@ -1,22 +1,31 @@
-"""The Monitoring page's pieces: the verdict, drift over time, the report, the traffic simulator."""
+"""The Monitoring page's pieces: the verdict, drift over time, the report, the monitor's buttons
+and deployments, the traffic simulator (service health: :mod:`app.components.service_health`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from html import escape
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 import streamlit.components.v1 as components
-from plotly.subplots import make_subplots
 
 from app.components.status import format_age
 from app.records import DeploymentInfo
+from core.drift_store import MIN_ROWS, DriftCheck
 from core.simulate import SCENARIOS, Scenario
 
-STATE_DOTS = {"COMPLETED": "🟢", "FAILED": "🔴", "CRASHED": "🔴", "CANCELLED": "⚫",
-              "RUNNING": "🔵", "PENDING": "🟡", "SCHEDULED": "⚪"}  # fmt: skip
+STATE_DOTS = {
+    "COMPLETED": "🟢",
+    "FAILED": "🔴",
+    "CRASHED": "🔴",
+    "CANCELLED": "⚫",
+    "RUNNING": "🔵",
+    "PENDING": "🟡",
+    "SCHEDULED": "⚪",
+}
 REPORT_HEIGHT = 1000
 
 
@@ -29,54 +38,91 @@ class TrafficRequest:
     strength: float
 
 
-def render_verdict(latest: pd.Series) -> None:
+def drift_overview(checks: Sequence[DriftCheck], traffic: int) -> None:
+    """The latest verdict and drift over time; without a check, what to do first."""
+    if not checks and traffic < MIN_ROWS:
+        st.info(
+            f"No inference traffic to judge yet ({traffic} prediction(s); the check needs at least "
+            f"{MIN_ROWS}). Send traffic first: the simulator below, or the Predictions page.",
+            icon=":material/info:",
+        )
+    elif not checks:
+        st.info(f"{traffic:,} predictions logged and no drift check yet: run one below.")
+    else:
+        render_verdict(checks[0])
+        st.plotly_chart(drift_share_chart(checks), width="stretch")
+
+
+def run_now_buttons() -> bool | None:
+    """The two buttons that start the monitor; whether it should retrain, once one is pressed."""
+    check, retrain, _ = st.columns([1, 1, 2])
+    # Both buttons are drawn on every run, so that pressing one never hides the other.
+    checked = check.button("Run drift check now", icon=":material/query_stats:")
+    retrained = retrain.button("Run monitor-and-retrain now", icon=":material/autorenew:")
+    if checked or retrained:
+        return retrained
+    return None
+
+
+def render_verdict(latest: DriftCheck) -> None:
     """The latest drift check: verdict, share against the threshold, drifted columns, decision."""
-    drifted = latest.verdict == "drift"
     verdict, share, columns, when = st.columns([1, 1, 2, 1])
     verdict.metric("Verdict", latest.verdict)
     share.metric(
-        "Drift share", f"{latest.drift_share:.0%}", help="share of compared columns that drifted",
-        delta=f"threshold {latest.threshold:.0%}", delta_color="off",
-    )  # fmt: skip
-    columns.metric("Drifted columns", latest.drifted_columns.replace(",", ", ") or "none")
-    when.metric("Checked", format_age(latest["at"].to_pydatetime()))
-    version = f"v{int(latest.champion_version)}" if pd.notna(latest.champion_version) else "—"
+        "Drift share",
+        f"{latest.drift_share:.0%}",
+        help="share of compared columns that drifted",
+        delta=f"threshold {latest.threshold:.0%}",
+        delta_color="off",
+    )
+    columns.metric("Drifted columns", ", ".join(latest.drifted_columns) or "none")
+    when.metric("Checked", format_age(latest.at))
+    version = f"v{latest.champion_version}" if latest.champion_version is not None else "—"
     decision = latest.decision or "(decision pending)"
-    (st.warning if drifted else st.success)(
+    (st.warning if latest.drifted else st.success)(
         f"**{latest.verdict}** on {latest.current_rows:,} predictions against "
         f"{latest.reference_rows:,} training products of champion {version} — {decision}",
-        icon=":material/warning:" if drifted else ":material/check_circle:",
+        icon=":material/warning:" if latest.drifted else ":material/check_circle:",
     )
 
 
-def drift_share_chart(runs: pd.DataFrame) -> go.Figure:
+def drift_share_chart(checks: Sequence[DriftCheck]) -> go.Figure:
     """Drift share per check over time, with the threshold; drift checks in red."""
-    ordered = runs.sort_values("at")
+    ordered = pd.DataFrame([asdict(check) for check in checks]).sort_values("at")
     colours = ["#d62728" if v == "drift" else "#2ca02c" for v in ordered["verdict"]]
     figure = go.Figure(
         go.Scatter(
-            x=ordered["at"], y=ordered["drift_share"], mode="lines+markers",
-            marker={"color": colours, "size": 10}, line={"color": "#999"},
-            text=ordered["decision"], hovertemplate="%{y:.0%}<br>%{text}<extra></extra>",
+            x=ordered["at"],
+            y=ordered["drift_share"],
+            mode="lines+markers",
+            marker={"color": colours, "size": 10},
+            line={"color": "#999"},
+            text=ordered["decision"],
+            hovertemplate="%{y:.0%}<br>%{text}<extra></extra>",
             name="drift share",
         )
-    )  # fmt: skip
+    )
     figure.add_hline(
-        y=float(ordered["threshold"].iloc[-1]), line_dash="dash", line_color="#d62728",
+        y=float(ordered["threshold"].iloc[-1]),
+        line_dash="dash",
+        line_color="#d62728",
         annotation_text="threshold",
-    )  # fmt: skip
+    )
     figure.update_layout(
-        height=260, margin={"l": 0, "r": 0, "t": 30, "b": 0}, title="Drift share over time",
-        yaxis={"range": [0, 1.05], "tickformat": ".0%"}, showlegend=False,
-    )  # fmt: skip
+        height=260,
+        margin={"l": 0, "r": 0, "t": 30, "b": 0},
+        title="Drift share over time",
+        yaxis={"range": [0, 1.05], "tickformat": ".0%"},
+        showlegend=False,
+    )
     return figure
 
 
-def report_picker(runs: pd.DataFrame) -> str:
-    """Choose a check; returns its report file (the latest by default)."""
+def report_picker(checks: Sequence[DriftCheck]) -> DriftCheck:
+    """Choose a check whose report to show (the latest by default)."""
     labels = {
-        f"{row.at:%Y-%m-%d %H:%M} UTC · {row.verdict} ({row.drift_share:.0%})": row.report_file
-        for row in runs.itertuples()
+        f"{check.at:%Y-%m-%d %H:%M} UTC · {check.verdict} ({check.drift_share:.0%})": check
+        for check in checks
     }
     chosen = st.selectbox("Report", list(labels), index=0)
     return labels[chosen]
@@ -104,23 +150,40 @@ def sandboxed_frame(html: str, height: int) -> str:
 
 
 def traffic_form(ready: bool) -> TrafficRequest | None:
-    """The simulator's settings; returns them when Send is pressed."""
+    """What the simulator does, and its settings; returns them when Send is pressed."""
+    st.caption(
+        "Sends predictions to the API, drawn from the holdout, with the drift you choose: so drift "
+        "can be shown on demand. They land in the inference log like any other."
+    )
     with st.form("simulate"):
         count_col, scenario_col, strength_col = st.columns([1, 2, 1])
         count = count_col.number_input("Predictions", 30, 5_000, 500, step=50)
         scenario = scenario_col.selectbox(
             "Drift to inject", list(SCENARIOS), format_func=lambda s: SCENARIOS[s]
         )
-        strength = strength_col.slider("Strength", 0.0, 1.0, 0.7, 0.05,
-                                       help="share of the products the drift touches")  # fmt: skip
+        strength = strength_col.slider(
+            "Strength", 0.0, 1.0, 0.7, 0.05, help="share of the products the drift touches"
+        )
         sent = st.form_submit_button(
-            "Send traffic", icon=":material/send:", disabled=not ready,
+            "Send traffic",
+            icon=":material/send:",
+            disabled=not ready,
             help=None if ready else "the API is not serving a model",
-        )  # fmt: skip
+        )
     return TrafficRequest(int(count), scenario, float(strength)) if sent else None
 
 
-def deployments_table(deployments: list[DeploymentInfo]) -> str | None:
+def traffic_progress(total: int) -> Callable[[int, int], object]:
+    """A progress bar for ``total`` simulated predictions, and the callback that moves it."""
+    bar = st.progress(0.0, text=f"0 of {total:,} predictions")
+
+    def moved(done: int, of: int) -> object:
+        return bar.progress(done / of, text=f"{done:,} of {of:,} sent")
+
+    return moved
+
+
+def deployments_table(deployments: Sequence[DeploymentInfo]) -> DeploymentInfo | None:
     """The deployments with schedule, state, next run and latest runs; a pause/resume button
     per scheduled one. Returns the deployment whose button was pressed."""
     pressed = None
@@ -131,9 +194,10 @@ def deployments_table(deployments: list[DeploymentInfo]) -> str | None:
         )
         if deployment.schedules:
             upcoming = (
-                f"next {deployment.next_run:%Y-%m-%d %H:%M} UTC" if deployment.next_run and
-                not deployment.paused else "no run scheduled"
-            )  # fmt: skip
+                f"next {deployment.next_run:%Y-%m-%d %H:%M} UTC"
+                if deployment.next_run and not deployment.paused
+                else "no run scheduled"
+            )
             schedule.markdown(f"`{', '.join(deployment.schedules)}` (UTC) · {upcoming}")
         else:
             schedule.markdown("on demand")
@@ -143,32 +207,9 @@ def deployments_table(deployments: list[DeploymentInfo]) -> str | None:
         )
         runs.markdown(f"latest runs: {states}", help="newest first; 🟢 completed, 🔴 failed")
         if deployment.schedules and action.button(
-            "Resume" if deployment.paused else "Pause", key=f"pause-{deployment.name}",
+            "Resume" if deployment.paused else "Pause",
+            key=f"pause-{deployment.name}",
             icon=":material/play_arrow:" if deployment.paused else ":material/pause:",
-        ):  # fmt: skip
-            pressed = deployment.name
+        ):
+            pressed = deployment
     return pressed
-
-
-def health_charts(history: pd.DataFrame, predictions: dict[str, float]) -> None:
-    """Request rate, p95 latency and error rate over time; predictions by class in the window."""
-    latest = history.iloc[-1]
-    rate, p95, errors = st.columns(3)
-    rate.metric("Prediction requests", f"{latest.request_rate:.1f}/s")
-    p95.metric("p95 latency", f"{latest.p95_ms:.1f} ms" if pd.notna(latest.p95_ms) else "—")
-    errors.metric("Error rate (5xx)", f"{latest.error_rate:.1%}")
-    figure = make_subplots(rows=1, cols=3, subplot_titles=("requests/s", "p95 ms", "5xx share"))
-    for col, column in enumerate(("request_rate", "p95_ms", "error_rate"), start=1):
-        figure.add_trace(go.Scatter(x=history["at"], y=history[column], mode="lines+markers",
-                                    showlegend=False), row=1, col=col)  # fmt: skip
-    figure.update_layout(height=220, margin={"l": 0, "r": 0, "t": 30, "b": 0})
-    st.plotly_chart(figure, width="stretch")
-    if predictions:
-        ordered = sorted(predictions.items(), key=lambda item: item[1])
-        bars = go.Figure(go.Bar(x=[v for _, v in ordered], y=[k for k, _ in ordered],
-                                orientation="h"))  # fmt: skip
-        bars.update_layout(
-            height=40 + 22 * len(ordered), margin={"l": 0, "r": 0, "t": 30, "b": 0},
-            title="Predictions by class in the window",
-        )  # fmt: skip
-        st.plotly_chart(bars, width="stretch")

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 import streamlit as st
 
 from app import state
+from app.components.models import versions_table
 from core.registry import CHAMPION, GateVerdict, VersionInfo
+from core.usecases.promotion import ChampionChange
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,21 @@ class PromotionAction:
     version: int
     force_reason: str | None = None
     rollback: bool = False
+
+
+def registry_panel(versions: list[VersionInfo]) -> int | None:
+    """The registered versions and the one to consider for promotion (None: there are none)."""
+    if not versions:
+        st.caption("No registered versions yet: every training run registers one.")
+        return None
+    versions_table(versions)
+    return version_picker(versions)
+
+
+def change_message(change: ChampionChange) -> str:
+    """What a promotion or rollback did, and what the API serves now."""
+    done = change.promotion
+    return f"Champion is now v{done.to_version} ({done.action}: {done.reason}). {change.serving}"
 
 
 def version_picker(versions: list[VersionInfo]) -> int:
@@ -44,15 +61,18 @@ def promotion_actions(
         st.warning(f"Promotion gate: refuses — {verdict.reason}.")
     buttons = st.container(horizontal=True)
     if buttons.button(
-        f"Promote v{version} to champion", type="primary", icon=":material/trophy:",
+        f"Promote v{version} to champion",
+        type="primary",
+        icon=":material/trophy:",
         disabled=is_champion or not verdict.passed,
-    ):  # fmt: skip
+    ):
         return PromotionAction(version)
     with buttons.popover("Force…", disabled=is_champion or verdict.passed):
         reason = st.text_area(
-            "Why promote despite the gate?", key=state.TRAINING_FORCE_REASON,
+            "Why promote despite the gate?",
+            key=state.TRAINING_FORCE_REASON,
             placeholder="e.g. the champion was trained on mislabelled data",
-        )  # fmt: skip
+        )
         if st.button("Force promotion", type="primary", disabled=not reason.strip()):
             return PromotionAction(version, force_reason=reason)
     with buttons.popover("Rollback…", icon=":material/undo:"):

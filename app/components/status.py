@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-import pandas as pd
 import streamlit as st
 
 from app.records import ApiHealth, FlowRunInfo
 from core.data.queries import DatasetStatus
+from core.drift_store import DriftCheck
 from core.registry import VersionInfo
 
 Level = Literal["ok", "warn", "error", "idle"]
@@ -96,23 +96,25 @@ def served_card(health: ApiHealth | None, champion: VersionInfo | None) -> Statu
         return StatusCard("Served model", served, "no champion in the registry", "warn")
     if champion.version != health.version:
         return StatusCard(
-            "Served model", f"{served} ≠ champion v{champion.version}",
-            f"mismatch: the API checks every {health.poll_seconds:g} s", "warn",
-        )  # fmt: skip
+            "Served model",
+            f"{served} ≠ champion v{champion.version}",
+            f"mismatch: the API checks every {health.poll_seconds:g} s",
+            "warn",
+        )
     loaded = f"loaded {format_age(health.loaded_at)}" if health.loaded_at else ""
     return StatusCard("Served model", f"{served} = champion", loaded, "ok")
 
 
-def drift_card(latest: pd.Series | None) -> StatusCard:
+def drift_card(latest: DriftCheck | None) -> StatusCard:
     """The last drift check's verdict and share (``latest`` is None before any check)."""
     if latest is None:
         return StatusCard("Last drift check", "none yet", "run one on the Monitoring page", "idle")
-    drifted = latest.verdict == "drift"
     return StatusCard(
-        "Last drift check", f"{latest.verdict} · {latest.drift_share:.0%}",
-        f"{format_age(latest['at'].to_pydatetime())} · threshold {latest.threshold:.0%}",
-        "warn" if drifted else "ok",
-    )  # fmt: skip
+        "Last drift check",
+        f"{latest.verdict} · {latest.drift_share:.0%}",
+        f"{format_age(latest.at)} · threshold {latest.threshold:.0%}",
+        "warn" if latest.drifted else "ok",
+    )
 
 
 def flow_runs_card(runs: list[FlowRunInfo] | None) -> StatusCard:

@@ -20,7 +20,12 @@ def render_load_history(history: pd.DataFrame) -> None:
         shown,
         hide_index=True,
         column_order=(
-            "loaded_at", "action", "rows", "cumulative_rows", "cumulative_pct", "triggered_by",
+            "loaded_at",
+            "action",
+            "rows",
+            "cumulative_rows",
+            "cumulative_pct",
+            "triggered_by",
         ),
         column_config={
             "loaded_at": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm"),
@@ -32,11 +37,12 @@ def render_load_history(history: pd.DataFrame) -> None:
             ),
             "triggered_by": "Triggered by",
         },
-    )  # fmt: skip
+    )
 
 
 def render_products(page: ProductPage) -> None:
-    """One page of products with their category names."""
+    """One page of products with their category names, under the count of matches."""
+    st.caption(f"{page.total:,} products · page {page.page} of {page.pages}")
     shown = page.products.assign(category=page.products["prdtypecode"].map(label_for))
     st.dataframe(
         shown,

@@ -15,10 +15,12 @@ from core.train import CLASSIFIERS, PRESETS, TrainConfig
 WEIGHTS = ["none", "balanced"]
 LEVELS = {10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITICAL"}
 STATE_ICONS = {
-    "COMPLETED": ":material/check_circle:", "FAILED": ":material/error:",
-    "CRASHED": ":material/error:", "CANCELLED": ":material/cancel:",
+    "COMPLETED": ":material/check_circle:",
+    "FAILED": ":material/error:",
+    "CRASHED": ":material/error:",
+    "CANCELLED": ":material/cancel:",
     "RUNNING": ":material/progress_activity:",
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,11 @@ class TrainRequest:
 
     config: TrainConfig
     auto_promote: bool
+
+    @property
+    def parameters(self) -> dict[str, object]:
+        """The train flow's parameters (the flows manager adds who asked)."""
+        return {"config": self.config.model_dump(), "auto_promote": self.auto_promote}
 
 
 def train_form(loaded_rows: int) -> TrainRequest | None:
@@ -37,20 +44,27 @@ def train_form(loaded_rows: int) -> TrainRequest | None:
     with st.form("train_form", border=False):
         left, middle, right = st.columns(3)
         classifier = left.selectbox(
-            "Classifier", list(CLASSIFIERS), format_func=CLASSIFIERS.__getitem__,
+            "Classifier",
+            list(CLASSIFIERS),
+            format_func=CLASSIFIERS.__getitem__,
             index=list(CLASSIFIERS).index(preset.classifier),
-        )  # fmt: skip
+        )
         c = left.number_input(
-            "C (inverse regularisation)", value=preset.c, min_value=0.0, format="%.3f",
+            "C (inverse regularisation)",
+            value=preset.c,
+            min_value=0.0,
+            format="%.3f",
             help=fields["c"].description,
-        )  # fmt: skip
+        )
         class_weight = left.selectbox(
             "Class weights", WEIGHTS, index=WEIGHTS.index(preset.class_weight)
         )
         max_features = middle.number_input(
-            "Word vocabulary (max features)", value=preset.max_features, step=10_000,
+            "Word vocabulary (max features)",
+            value=preset.max_features,
+            step=10_000,
             help="1,000 – 500,000",
-        )  # fmt: skip
+        )
         word_ngram_max = middle.slider("Longest word n-gram", 1, 3, preset.word_ngram_max)
         min_df = middle.number_input("Min. document frequency", value=preset.min_df, step=1)
         char_ngrams = right.checkbox(
@@ -69,10 +83,17 @@ def train_form(loaded_rows: int) -> TrainRequest | None:
         return None
     try:
         config = TrainConfig(
-            classifier=classifier, c=c, class_weight=class_weight, max_features=max_features,
-            word_ngram_max=word_ngram_max, min_df=min_df, char_ngrams=char_ngrams,
-            max_iter=max_iter, char_max_features=preset.char_max_features, seed=preset.seed,
-        )  # fmt: skip
+            classifier=classifier,
+            c=c,
+            class_weight=class_weight,
+            max_features=max_features,
+            word_ngram_max=word_ngram_max,
+            min_df=min_df,
+            char_ngrams=char_ngrams,
+            max_iter=max_iter,
+            char_max_features=preset.char_max_features,
+            seed=preset.seed,
+        )
     except ValidationError as exc:
         problems = "\n".join(
             f"- **{'.'.join(map(str, e['loc']))}**: {e['msg']}" for e in exc.errors()

@@ -1,23 +1,24 @@
-"""ServiceManager, Docker backend: the containers of the compose project, through the docker SDK.
+"""ServiceManager, Docker backend: the containers of the compose project, over the engine's port.
 
-Containers are found by compose's own labels; their health is what Docker's healthchecks last
-saw, and their URL is where their port is published on the Docker host.
+The :class:`core.adapters.containers.ContainerEngine` (the Docker SDK in production) finds the
+containers by compose's own labels; this manager says what each one is, whether it is healthy (as
+Docker's healthchecks last saw it) and where a person opens it (where its port is published on the
+Docker host), and turns the engine's errors into messages.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
 
-import docker
-import requests
-from docker import errors as docker_errors
-from docker.errors import DockerException
-
-from app.managers.errors import NotFound, ServiceUnavailable
+from app.managers.errors import ManagerError, NotFound, ServiceUnavailable
+from app.managers.services import ServiceManager
 from app.records import APP_SERVICE, ServiceInfo
+from core.access import Actor
+from core.adapters.containers import ContainerEngine, ContainerInfo
+from core.adapters.errors import AdapterError, Missing, Refused, Unreachable
 
 
 class EngineUnreachable(ServiceUnavailable):
@@ -41,170 +42,112 @@ ONE_SHOT = {"minio-init"}  # done when exited with code 0
 _ORDER = list(_DOCKER_SERVICES)
 
 
-class DockerServiceManager:
-    """The containers of one compose project, found by compose's own labels.
-
-    ``client_factory`` builds a ``docker.DockerClient`` (``docker.from_env`` by default, so
-    ``DOCKER_HOST`` is honoured); it is called on first use, so an engine that is down is reported
-    by the first call, as :class:`EngineUnreachable`, not when the page is built.
-    """
+class DockerServiceManager(ServiceManager):
+    """The containers of one compose project; an engine that is down is reported by the first
+    call, as :class:`EngineUnreachable`."""
 
     backend = "docker"
 
-    def __init__(
-        self, project: str, client_factory: Callable[[], Any] | None = None, timeout: int = 5
-    ) -> None:
-        self.project = project
-        self._factory = client_factory or (lambda: docker.from_env(timeout=timeout))
-        self._client: Any = None
+    def __init__(self, engine: ContainerEngine) -> None:
+        self._engine = engine
+
+    @property
+    def project(self) -> str:
+        """The compose project."""
+        return self._engine.project
 
     def services(self) -> list[ServiceInfo]:
         """Every container of the project, in the stack's start order."""
-        containers = self._containers()
-        infos = [self._info(c) for c in containers.values()]
-        return sorted(infos, key=_start_order)
+        with self._translated():
+            containers = self._engine.containers()
+        return sorted((_info(c) for c in containers), key=_start_order)
 
     def service(self, name: str) -> ServiceInfo:
         """One service's status, health (as Docker's healthcheck last saw it) and uptime."""
-        return self._info(self._container(name))
+        with self._translated():
+            return _info(self._engine.container(name))
 
-    def start(self, name: str, wait: float = 60.0) -> ServiceInfo:
+    def start(self, name: str, actor: Actor, wait: float = 60.0) -> ServiceInfo:
         """Start the container and wait (up to ``wait`` s) for its healthcheck to pass."""
-        container = self._container(name)
-        self._call(container.start)
+        self._acted(actor, "start", name)
+        with self._translated():
+            self._engine.start(name)
         deadline = time.monotonic() + wait
         while True:
-            self._call(container.reload)  # the SDK's attrs are a snapshot
-            info = self._info(container)
+            info = self.service(name)
             if info.healthy or time.monotonic() >= deadline or info.status != "running":
                 return info
             time.sleep(1)
 
-    def stop(self, name: str) -> ServiceInfo:
+    def stop(self, name: str, actor: Actor) -> ServiceInfo:
         """Stop the container (SIGTERM, then SIGKILL after 10 s)."""
-        container = self._container(name)
-        self._call(container.stop, timeout=10)
-        self._call(container.reload)
-        return self._info(container)
-
-    def restart(self, name: str, wait: float = 60.0) -> ServiceInfo:
-        """Stop, then start and wait for health."""
-        self.stop(name)
-        return self.start(name, wait)
+        self._acted(actor, "stop", name)
+        with self._translated():
+            self._engine.stop(name, timeout=10)
+        return self.service(name)
 
     def logs(self, name: str, lines: int = 100) -> str:
         """The last ``lines`` lines the container wrote (stdout and stderr)."""
-        raw = self._call(self._container(name).logs, tail=lines)
-        return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        with self._translated():
+            return self._engine.logs(name, lines)
 
-    def _info(self, container: Any) -> ServiceInfo:
-        state = container.attrs.get("State", {})
-        name = container.labels.get("com.docker.compose.service", container.name)
-        title, port, path = _DOCKER_SERVICES.get(name, (name, None, ""))
-        status = container.status
-        health = state.get("Health") or {}
-        checks = health.get("Log") or []
-        last = checks[-1] if checks else None
-        check_ms = _elapsed_ms(last["Start"], last["End"]) if last else None
-        if name in ONE_SHOT and status == "exited" and state.get("ExitCode") == 0:
-            status, reason = "completed", ""
-        elif status != "running":
-            reason = f"{status} (exit code {state.get('ExitCode', '?')})"
-            if state.get("Error"):
-                reason += f": {state['Error']}"
-        elif health.get("Status") == "unhealthy":
-            output = (last or {}).get("Output", "").strip().splitlines()
-            reason = "health check failing" + (f": {output[-1][:200]}" if output else "")
-        elif health.get("Status") == "starting":
-            reason = "health check not passed yet (starting)"
-        else:
-            reason = ""
-        started = _parse_time(state.get("StartedAt")) if status == "running" else None
-        return ServiceInfo(
-            name, title, self.backend, status, status in {"running", "completed"} and not reason,
-            reason, check_ms, _published_url(container.ports, port, path),
-            (datetime.now(UTC) - started).total_seconds() if started else None,
-        )  # fmt: skip
-
-    def _containers(self) -> dict[str, Any]:
-        client = self._connect()
-        # Not one-off containers (`docker compose run`), which carry the same service label.
-        labels = [f"com.docker.compose.project={self.project}", "com.docker.compose.oneoff=False"]
-        found = self._call(
-            client.containers.list, all=True, filters={"label": labels}, ignore_removed=True
-        )
-        return {c.labels.get("com.docker.compose.service", c.name): c for c in found}
-
-    def _container(self, name: str) -> Any:
-        containers = self._containers()
-        if name not in containers:
-            known = ", ".join(sorted(containers)) or "none"
-            raise NotFound(
-                f"No container for service {name!r} in compose project {self.project!r} "
-                f"(known: {known}); start the stack with `docker compose up -d`."
-            )
-        return containers[name]
-
-    def _connect(self) -> Any:
-        if self._client is None:
-            try:
-                self._client = self._factory()
-            except DockerException as exc:
-                raise _unreachable(exc) from exc
-        return self._client
-
-    def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
         try:
-            return method(*args, **kwargs)
-        except DockerException as exc:
-            if isinstance(exc, docker_errors.NotFound):
-                raise NotFound(f"The container is gone: {exc}") from exc
-            if isinstance(exc, docker_errors.APIError):
-                raise ServiceUnavailable(f"The Docker engine refused: {exc.explanation}") from exc
-            self._client = None  # connect again next time
-            raise _unreachable(exc) from exc
-        except requests.RequestException as exc:
-            self._client = None
-            raise _unreachable(exc) from exc
+            yield
+        except Unreachable as exc:
+            raise EngineUnreachable(
+                f"{exc}, so the compose stack cannot be seen or controlled from here. Start Docker "
+                "(and `docker compose up -d`), check that this user may use its socket, or run "
+                "the control room in local mode: `make run` (RAKUTEN_MODE=local)."
+            ) from exc
+        except Missing as exc:
+            raise NotFound(f"{exc} Start the stack with `docker compose up -d`.") from exc
+        except Refused as exc:
+            raise ServiceUnavailable(str(exc)) from exc
+        except AdapterError as exc:
+            raise ManagerError(str(exc)) from exc
+
+
+def _info(container: ContainerInfo) -> ServiceInfo:
+    name, status = container.service, container.status
+    title, port, path = _DOCKER_SERVICES.get(name, (name, None, ""))
+    check = container.last_check
+    if name in ONE_SHOT and status == "exited" and container.exit_code == 0:
+        status, reason = "completed", ""
+    elif status != "running":
+        code = "?" if container.exit_code is None else container.exit_code
+        reason = f"{status} (exit code {code})"
+        if container.error:
+            reason += f": {container.error}"
+    elif container.health == "unhealthy":
+        output = (check.output if check else "").strip().splitlines()
+        reason = "health check failing" + (f": {output[-1][:200]}" if output else "")
+    elif container.health == "starting":
+        reason = "health check not passed yet (starting)"
+    else:
+        reason = ""
+    started = container.started_at if status == "running" else None
+    return ServiceInfo(
+        name=name,
+        title=title,
+        backend=DockerServiceManager.backend,
+        status=status,
+        healthy=status in {"running", "completed"} and not reason,
+        reason=reason,
+        check_ms=check.elapsed_ms if check else None,
+        url=_published_url(container.ports, port, path),
+        uptime_s=(datetime.now(UTC) - started).total_seconds() if started else None,
+    )
 
 
 def _start_order(service: ServiceInfo) -> tuple[int, str]:
     return (_ORDER.index(service.name) if service.name in _ORDER else len(_ORDER), service.name)
 
 
-def _unreachable(exc: Exception) -> EngineUnreachable:
-    cause = " ".join(str(exc).split())[:160] or type(exc).__name__
-    return EngineUnreachable(
-        f"The Docker engine is not reachable ({cause}), so the compose stack cannot be seen or "
-        "controlled from here. Start Docker (and `docker compose up -d`), check that this user "
-        "may use its socket, or run the control room in local mode: `make run` "
-        "(RAKUTEN_MODE=local)."
-    )
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    """Docker's RFC 3339 times have nanoseconds; Python keeps microseconds."""
-    if not value or value.startswith("0001-"):
-        return None
-    head, _, fraction = value.rstrip("Z").partition(".")
-    digits = "".join(ch for ch in fraction if ch.isdigit())[:6]
-    parsed = datetime.fromisoformat(f"{head}.{digits or '0'}")
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
-
-
-def _elapsed_ms(start: str, end: str) -> float | None:
-    began, ended = _parse_time(start), _parse_time(end)
-    return (ended - began).total_seconds() * 1000 if began and ended else None
-
-
-def _published_url(ports: dict[str, Any] | None, preferred: int | None, path: str) -> str | None:
+def _published_url(ports: dict[int, int], preferred: int | None, path: str) -> str | None:
     """``http://localhost:<host port><path>``: where the ``preferred`` container port is published
     (else the first published TCP port), as a browser on the Docker host reaches it."""
-    published = {
-        key: binding["HostPort"]
-        for key, bindings in (ports or {}).items()
-        for binding in bindings or []
-        if binding.get("HostPort")
-    }
-    host_port = published.get(f"{preferred}/tcp") or next(iter(published.values()), None)
+    host_port = ports.get(preferred) if preferred else None
+    host_port = host_port or next(iter(ports.values()), None)
     return f"http://localhost:{host_port}{path}" if host_port else None

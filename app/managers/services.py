@@ -1,59 +1,104 @@
 """ServiceManager: the services of the control room, with two backends behind one interface.
 
-- :class:`LocalServiceManager`: local mode's processes, through the supervisor of ``make run``.
+- :class:`LocalServiceManager`: local mode's processes, through the supervisor of ``make run``
+  (:class:`core.supervisor.Supervisor`, a core object that is its own adapter).
 - :class:`~app.managers.docker_services.DockerServiceManager`: the compose project's containers,
-  through the docker SDK.
+  over the :class:`core.adapters.containers.ContainerEngine` port.
 
 Both give a status per service (with the health check's latency and the uptime), start, stop,
-restart, and the last lines of a service's log. :func:`service_manager` picks one from the
-settings (``RAKUTEN_MODE``).
+restart, the last lines of a service's log, and where a person opens each tool. The composition
+root (``app/bootstrap.py``) picks one from the settings (``RAKUTEN_MODE``).
 """
 
 from __future__ import annotations
 
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Protocol
+from types import MappingProxyType
 
-from app.managers.docker_services import DockerServiceManager
-from app.managers.errors import NotFound, ServiceUnavailable
+from app.managers.errors import ManagerError, NotFound, ServiceUnavailable
 from app.records import ServiceInfo
-from core.local_stack import local_services
-from core.settings import Settings
+from core.access import Actor
 from core.supervisor import ServiceSpec, Supervisor, SupervisorError
 
+logger = logging.getLogger(__name__)
+LINKS_MAX_AGE = 30.0  # seconds: a page that shows a few links need not check every service
 
-class ServiceManager(Protocol):
+
+class ServiceManager(ABC):
     """What the Infrastructure page and Home need of a backend."""
 
     backend: str
+    # Tool → configured URL, kept for tools this backend does not run (local mode's remote ones).
+    _configured: Mapping[str, str | None] = MappingProxyType({})
+    _links: tuple[float, dict[str, str]] | None = None
 
-    def services(self) -> list[ServiceInfo]: ...
-    def service(self, name: str) -> ServiceInfo: ...
-    def start(self, name: str, wait: float = 60.0) -> ServiceInfo: ...
-    def stop(self, name: str) -> ServiceInfo: ...
-    def restart(self, name: str, wait: float = 60.0) -> ServiceInfo: ...
-    def logs(self, name: str, lines: int = 100) -> str: ...
+    @abstractmethod
+    def services(self) -> list[ServiceInfo]:
+        """Every service, in start order."""
+
+    @abstractmethod
+    def service(self, name: str) -> ServiceInfo:
+        """One service's status, health and uptime."""
+
+    @abstractmethod
+    def start(self, name: str, actor: Actor, wait: float = 60.0) -> ServiceInfo:
+        """Start a service and wait (up to ``wait`` s) until it is healthy."""
+
+    @abstractmethod
+    def stop(self, name: str, actor: Actor) -> ServiceInfo:
+        """Stop a service."""
+
+    @abstractmethod
+    def logs(self, name: str, lines: int = 100) -> str:
+        """The last ``lines`` of the service's log."""
+
+    def restart(self, name: str, actor: Actor, wait: float = 60.0) -> ServiceInfo:
+        """Stop, then start and wait until healthy."""
+        self.stop(name, actor)
+        return self.start(name, actor, wait)
+
+    def links(self, services: list[ServiceInfo] | None) -> dict[str, str]:
+        """Tool name → URL, for the services that run, as this machine's browser reaches them.
+
+        A tool this backend does not run (none of ``services``) keeps its configured URL, if any.
+        """
+        urls = {s.name: s.url for s in services or [] if s.url and s.status == "running"}
+        known = {s.name for s in services or []}
+        return urls | {n: url for n, url in self._configured.items() if url and n not in known}
+
+    def tool_links(self) -> dict[str, str]:
+        """The links, for pages that show a few of them (services checked at most every 30 s)."""
+        if self._links and time.monotonic() - self._links[0] < LINKS_MAX_AGE:
+            return self._links[1]
+        try:
+            services: list[ServiceInfo] | None = self.services()
+        except ManagerError:
+            services = None
+        self._links = (time.monotonic(), self.links(services))
+        return self._links[1]
+
+    def _acted(self, actor: Actor, action: str, name: str) -> None:
+        logger.info("%s: %s %s (%s backend)", actor.label, action, name, self.backend)
 
 
-def service_manager(settings: Settings) -> ServiceManager:
-    """The backend the settings ask for: containers in stack mode, processes in local mode."""
-    if settings.mode == "stack":
-        return DockerServiceManager(settings.compose_project)
-    return local_service_manager(settings)
+class LocalServiceManager(ServiceManager):
+    """Local mode's processes through :class:`core.supervisor.Supervisor`.
 
-
-def local_service_manager(settings: Settings) -> LocalServiceManager:
-    """Local mode's services, through the same PID files and logs as ``make run``."""
-    return LocalServiceManager(Supervisor(settings.var_dir, local_services(settings)))
-
-
-class LocalServiceManager:
-    """Local mode's processes through :class:`core.supervisor.Supervisor`."""
+    ``configured``: tool → URL from the settings, for tools not supervised here (e.g. a remote
+    MLflow); its link is kept.
+    """
 
     backend = "local"
 
-    def __init__(self, supervisor: Supervisor) -> None:
+    def __init__(
+        self, supervisor: Supervisor, configured: Mapping[str, str | None] | None = None
+    ) -> None:
         self._supervisor = supervisor
+        self._configured = dict(configured or {})
 
     def services(self) -> list[ServiceInfo]:
         """Every local service, in start order."""
@@ -63,17 +108,23 @@ class LocalServiceManager:
         """One service's status, health (checked now, by the supervisor) and uptime."""
         spec = self._spec(name)
         status = self._supervisor.status(name)
-        uptime = (
-            (datetime.now(UTC) - status.started_at).total_seconds() if status.started_at else None
-        )
+        started = status.started_at
         return ServiceInfo(
-            name, spec.title, self.backend, "running" if status.running else "stopped",
-            status.healthy, status.reason, status.check_ms, status.url, uptime,
-        )  # fmt: skip
+            name=name,
+            title=spec.title,
+            backend=self.backend,
+            status="running" if status.running else "stopped",
+            healthy=status.healthy,
+            reason=status.reason,
+            check_ms=status.check_ms,
+            url=status.url,
+            uptime_s=(datetime.now(UTC) - started).total_seconds() if started else None,
+        )
 
-    def start(self, name: str, wait: float = 60.0) -> ServiceInfo:
+    def start(self, name: str, actor: Actor, wait: float = 60.0) -> ServiceInfo:
         """Start a service and wait until it is healthy."""
         self._spec(name)
+        self._acted(actor, "start", name)
         try:
             self._supervisor.start(name)
             self._supervisor.wait_healthy(name, timeout=wait)
@@ -81,19 +132,15 @@ class LocalServiceManager:
             raise ServiceUnavailable(f"{name} did not start: {exc}") from exc
         return self.service(name)
 
-    def stop(self, name: str) -> ServiceInfo:
+    def stop(self, name: str, actor: Actor) -> ServiceInfo:
         """Stop a service and its children."""
         self._spec(name)
+        self._acted(actor, "stop", name)
         try:
             self._supervisor.stop(name)
         except OSError as exc:  # e.g. another user's process
             raise ServiceUnavailable(f"{name} could not be stopped: {exc}") from exc
         return self.service(name)
-
-    def restart(self, name: str, wait: float = 60.0) -> ServiceInfo:
-        """Stop, then start and wait until healthy."""
-        self.stop(name)
-        return self.start(name, wait)
 
     def logs(self, name: str, lines: int = 100) -> str:
         """The last ``lines`` of the service's log."""

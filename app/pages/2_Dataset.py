@@ -5,15 +5,17 @@ from __future__ import annotations
 import streamlit as st
 
 from app import state
-from app.bootstrap import get_managers
-from app.components.charts import class_distribution_chart, cumulative_share_chart
+from app.bootstrap import current_actor, get_managers
+from app.components.charts import class_distribution_chart
 from app.components.dataset import (
     explorer_filters,
     import_form,
+    import_message,
     load_controls,
+    load_history_panel,
     render_text_stats,
 )
-from app.components.tables import render_load_history, render_products
+from app.components.tables import render_products
 from app.components.text import inert
 from app.managers.errors import ManagerError
 
@@ -21,11 +23,12 @@ st.set_page_config(
     page_title="Dataset · Control Room", page_icon=":material/dataset:", layout="wide"
 )
 managers = get_managers()
-database, settings = managers.database, managers.settings
+dataset, settings = managers.dataset, managers.settings
+actor = current_actor()
 st.title("Dataset")
 
 try:
-    status = database.status()
+    status = dataset.status()
 except ManagerError as exc:
     st.error(str(exc))
     st.stop()
@@ -33,50 +36,44 @@ except ManagerError as exc:
 if flash := st.session_state.pop(state.DATASET_FLASH, None):
     st.success(flash)
 
+# Reading server paths is for one's own machine, not for a shared stack.
+local = settings.mode == "local"
+server_paths = (settings.challenge_x_path, settings.challenge_y_path) if local else None
 with st.expander("Import data", expanded=status.source is None, icon=":material/upload:"):
-    request = import_form(
-        status,
-        settings.synthetic_rows,
-        # Reading server paths is for one's own machine, not for a shared stack.
-        (settings.challenge_x_path, settings.challenge_y_path)
-        if settings.mode == "local"
-        else None,
-    )
+    request = import_form(status, settings.synthetic_rows, server_paths)
 if request is not None:
     with st.status("Importing…", expanded=True) as progress:
         try:
+            replace, step = request.replace, progress.write
             if request.x is None:
-                summary = database.import_builtin(request.rows, request.replace, progress.write)
+                summary = dataset.import_builtin(
+                    request.rows, actor=actor, replace=replace, progress=step
+                )
             else:
-                summary = database.import_files(
-                    request.x, request.y, request.replace, progress.write
+                summary = dataset.import_files(
+                    request.x, request.y, actor=actor, replace=replace, progress=step
                 )
         except ManagerError as exc:
             progress.update(label="Import refused", state="error")
             st.error(inert(str(exc)))  # it quotes the file's name and cells
             st.stop()
     st.session_state.pop(state.DATASET_REPLACE, None)  # consent is for one import only
-    st.session_state[state.DATASET_FLASH] = (
-        f"Imported {inert(summary.source)}: {summary.pool_rows:,} products in the pool, "
-        f"{summary.holdout_rows:,} in the fixed holdout."
-    )
+    st.session_state[state.DATASET_FLASH] = import_message(summary)
     st.rerun()
 if status.source is None:
     st.info("No dataset yet: import the built-in catalogue or the challenge files above.")
     st.stop()
 
-seen_stage = st.session_state.get(state.DATASET_SEEN_STAGE_BP)
-st.session_state[state.DATASET_SEEN_STAGE_BP] = status.stage_bp
-action = load_controls(status, 100 * settings.initial_load_fraction, 100 * settings.batch_fraction)
-if action is not None:
-    with st.spinner("Loading…" if action != "reset" else "Unloading…"):
+load = load_controls(status, 100 * settings.initial_load_fraction, 100 * settings.batch_fraction)
+if load is not None:
+    with st.spinner("Loading…" if load.action != "reset" else "Unloading…"):
         try:
-            if action == "initialize":
-                result = database.initialize()
-            elif action == "next_batch":
-                result = database.load_next_batch(expected_bp=seen_stage)
+            if load.action == "initialize":
+                result = dataset.initialize(actor)
+            elif load.action == "next_batch":
+                result = dataset.load_next_batch(actor, expected_bp=load.expected_bp)
             else:
-                result = database.reset()
+                result = dataset.reset(actor)
         except ManagerError as exc:
             st.error(str(exc))
             st.stop()
@@ -84,21 +81,10 @@ if action is not None:
     st.rerun()
 
 try:
-    history = database.history()
+    load_history_panel(dataset.history())
 except ManagerError as exc:
     st.error(str(exc))
     st.stop()
-
-left, right = st.columns([3, 2])
-with left:
-    st.subheader("Load history")
-    if history.empty:
-        st.caption("No loads yet: click **Initialize**.")
-    else:
-        render_load_history(history)
-with right:
-    if not history.empty:
-        st.plotly_chart(cumulative_share_chart(history))
 
 # Stateful tabs: the open one survives reruns (a search keeps its tab), and only it is computed.
 distribution_tab, text_tab, explorer_tab = st.tabs(
@@ -109,15 +95,13 @@ distribution_tab, text_tab, explorer_tab = st.tabs(
 try:
     if distribution_tab.open:
         with distribution_tab:
-            st.plotly_chart(class_distribution_chart(database.class_distribution()))
+            st.plotly_chart(class_distribution_chart(dataset.class_distribution()))
     if text_tab.open:
         with text_tab:
-            render_text_stats(database.text_stats())
+            render_text_stats(dataset.text_stats())
     if explorer_tab.open:
         with explorer_tab:
             filters = explorer_filters()
-            found = database.search(filters.text, filters.code, filters.scope, filters.page)
-            st.caption(f"{found.total:,} products · page {found.page} of {found.pages}")
-            render_products(found)
+            render_products(dataset.search(filters.text, filters.code, filters.scope, filters.page))
 except ManagerError as exc:
     st.error(str(exc))

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, delete, func, insert, literal, select, text, update
 
+from core.access import Actor
 from core.db.tables import PRODUCT_FIELDS, dataset, load_history, loaded_products, source_pool
 
 FULL_BP = 10_000
@@ -42,13 +43,13 @@ class LoadResult:
         return self.cumulative_rows / self.pool_rows if self.pool_rows else 0.0
 
 
-def initialize(engine: Engine, target_bp: int, triggered_by: str) -> LoadResult:
+def initialize(engine: Engine, target_bp: int, actor: Actor) -> LoadResult:
     """Load the first ``target_bp`` of the pool; a no-op when that share is already loaded.
 
     Args:
         engine: Database with an imported dataset.
         target_bp: Initial share in basis points (4,000 = 40 %).
-        triggered_by: Who or what asked (``"app"``, ``"cli"``, a flow run name).
+        actor: Who asked; their label goes into the load history.
 
     Returns:
         The load, or a no-op result saying the data is already initialized.
@@ -60,20 +61,18 @@ def initialize(engine: Engine, target_bp: int, triggered_by: str) -> LoadResult:
         pool_rows, current_bp = _lock(conn)
         if current_bp >= target_bp:
             return _unchanged(conn, "initialize", pool_rows, current_bp, "Already initialized")
-        return _load(
-            conn, "initialize", current_bp, min(target_bp, FULL_BP), pool_rows, triggered_by
-        )
+        return _load(conn, "initialize", current_bp, min(target_bp, FULL_BP), pool_rows, actor)
 
 
 def load_next_batch(
-    engine: Engine, batch_bp: int, triggered_by: str, expected_bp: int | None = None
+    engine: Engine, batch_bp: int, actor: Actor, expected_bp: int | None = None
 ) -> LoadResult:
     """Add the next stratified ``batch_bp`` of the pool, stopping exactly at 100 %.
 
     Args:
         engine: Database with an imported, initialized dataset.
         batch_bp: Batch size in basis points (300 = 3 %).
-        triggered_by: Who or what asked.
+        actor: Who asked; their label goes into the load history.
         expected_bp: The stage the caller saw before asking; when the data has already moved
             past it (a double click, two browser tabs), nothing more is loaded.
 
@@ -93,11 +92,18 @@ def load_next_batch(
         if current_bp >= FULL_BP:
             raise LoadRefused(f"All {pool_rows:,} products are loaded (100 %): nothing to add.")
         target_bp = min(current_bp + batch_bp, FULL_BP)
-        return _load(conn, "next_batch", current_bp, target_bp, pool_rows, triggered_by)
+        return _load(conn, "next_batch", current_bp, target_bp, pool_rows, actor)
 
 
-def reset(engine: Engine, triggered_by: str) -> LoadResult:
+def reset(engine: Engine, actor: Actor) -> LoadResult:
     """Unload every product; the pool, the holdout and the history are kept.
+
+    Args:
+        engine: Database with an imported dataset.
+        actor: Who asked; their label goes into the load history.
+
+    Returns:
+        The reset, or a no-op result when nothing is loaded.
 
     Raises:
         LoadRefused: No dataset is imported.
@@ -109,7 +115,7 @@ def reset(engine: Engine, triggered_by: str) -> LoadResult:
                 "reset", 0, 0, pool_rows, 0, None, "Nothing to reset: no products are loaded."
             )
         removed = conn.execute(delete(loaded_products)).rowcount
-        load_id = _record(conn, "reset", -removed, 0, 0, triggered_by)
+        load_id = _record(conn, "reset", -removed, 0, 0, actor)
     return LoadResult(
         "reset", -removed, 0, pool_rows, 0, load_id, f"Reset: {removed:,} products unloaded."
     )
@@ -153,17 +159,15 @@ def _unchanged(
     conn: Connection, action: str, pool_rows: int, stage_bp: int, why: str
 ) -> LoadResult:
     loaded = _count_loaded(conn)
-    return LoadResult(
-        action, 0, loaded, pool_rows, stage_bp, None,
-        f"{why}: {loaded:,} of {pool_rows:,} products loaded ({stage_bp / 100:g} % stage).",
-    )  # fmt: skip
+    message = f"{why}: {loaded:,} of {pool_rows:,} products loaded ({stage_bp / 100:g} % stage)."
+    return LoadResult(action, 0, loaded, pool_rows, stage_bp, None, message)
 
 
 def _load(
-    conn: Connection, action: str, from_bp: int, to_bp: int, pool_rows: int, triggered_by: str
+    conn: Connection, action: str, from_bp: int, to_bp: int, pool_rows: int, actor: Actor
 ) -> LoadResult:
     before = _count_loaded(conn)
-    load_id = _record(conn, action, 0, before, to_bp, triggered_by)
+    load_id = _record(conn, action, 0, before, to_bp, actor)
     rank_scaled = source_pool.c.class_rank * FULL_BP
     # Row r of a class of n is in the first p of the pool iff r < ceil(p * n): r * 1e4 < bp * n.
     batch = select(
@@ -176,15 +180,13 @@ def _load(
         insert(loaded_products).from_select([*PRODUCT_FIELDS, "load_id"], batch)
     ).rowcount
     _finish(conn, load_id, added, before + added)
-    return LoadResult(
-        action, added, before + added, pool_rows, to_bp, load_id,
-        f"Loaded {added:,} products: {before + added:,} of {pool_rows:,} "
-        f"({to_bp / 100:g} % stage).",
-    )  # fmt: skip
+    total = before + added
+    message = f"Loaded {added:,} products: {total:,} of {pool_rows:,} ({to_bp / 100:g} % stage)."
+    return LoadResult(action, added, total, pool_rows, to_bp, load_id, message)
 
 
 def _record(
-    conn: Connection, action: str, rows: int, cumulative: int, target_bp: int, triggered_by: str
+    conn: Connection, action: str, rows: int, cumulative: int, target_bp: int, actor: Actor
 ) -> int:
     return conn.execute(
         insert(load_history)
@@ -194,7 +196,7 @@ def _record(
             rows=rows,
             cumulative_rows=cumulative,
             target_bp=target_bp,
-            triggered_by=triggered_by[:100],
+            triggered_by=actor.label,  # at most 100 characters, the column's width
         )
         .returning(load_history.c.id)
     ).scalar_one()

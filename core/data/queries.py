@@ -81,6 +81,15 @@ class ProductPage:
         return max(1, -(-self.total // self.page_size))
 
 
+@dataclass(frozen=True, slots=True)
+class ExampleProduct:
+    """A holdout product to try a prediction with, and its true category."""
+
+    designation: str
+    description: str
+    prdtypecode: int
+
+
 def dataset_status(conn: Connection) -> DatasetStatus:
     """The current dataset, loaded share and last load."""
     row = conn.execute(select(dataset)).mappings().one_or_none()
@@ -220,7 +229,7 @@ def holdout_frame(conn: Connection) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["designation", "description", "prdtypecode"])
 
 
-def example_products(conn: Connection, count: int = 6) -> pd.DataFrame:
+def example_products(conn: Connection, count: int = 6) -> list[ExampleProduct]:
     """The first holdout product (by id) of ``count`` categories spread over the 27."""
     step = max(1, len(CATEGORIES) // count)
     codes = [c.code for c in CATEGORIES[::step]][:count]
@@ -235,7 +244,7 @@ def example_products(conn: Connection, count: int = 6) -> pd.DataFrame:
         .where(table.c.productid.in_(firsts))
         .order_by(table.c.prdtypecode)  # the order of ``codes``: CATEGORIES is sorted by code
     ).all()
-    return pd.DataFrame(rows, columns=["designation", "description", "prdtypecode"])
+    return [ExampleProduct(row.designation, row.description, row.prdtypecode) for row in rows]
 
 
 def _utc(value: datetime | None) -> datetime | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, Table, delete, insert
 
+from core.access import Actor
 from core.data.categories import CATEGORY_BY_CODE
 from core.data.importer import DataValidationError
 from core.data.loading import lock_dataset
@@ -27,6 +29,8 @@ from core.db.tables import (
     loaded_products,
     source_pool,
 )
+
+log = logging.getLogger(__name__)
 
 
 class DatasetExists(RuntimeError):
@@ -158,6 +162,7 @@ def import_products(
     source: str,
     holdout_fraction: float,
     seed: int,
+    actor: Actor,
     replace: bool = False,
 ) -> ImportSummary:
     """Replace the dataset with ``frame`` in one transaction.
@@ -168,6 +173,7 @@ def import_products(
         source: Human-readable origin, e.g. ``"built-in catalogue (84,916 rows, seed 42)"``.
         holdout_fraction: Share of each class kept for evaluation.
         seed: Seed for the holdout and the load order.
+        actor: Who imports; named in the log (the dataset table has no column for it yet).
         replace: Must be true when a dataset is already imported.
 
     Returns:
@@ -203,6 +209,7 @@ def import_products(
                 revision=1,
             )
         )
+    log.info("%s imported %s (%d products)", actor.label, source, len(frame))
     return ImportSummary(source, len(split.pool), len(split.holdout), digest, existing)
 
 

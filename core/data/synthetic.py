@@ -40,9 +40,12 @@ _GENERIC_TITLE_SHARE = 0.5  # share of vague rows that get a generic title templ
 _SENTENCE_COUNT_P = (0.25, 0.35, 0.25, 0.15)  # 1..4 sentences per non-empty description
 # (prefix, separator, suffix) of the description layouts seen in the real data, and their odds.
 _HTML_STYLES = (
-    ("", " ", ""), ("<p>", " ", "</p>"), ("", "<br />", ""), ("<p>", "</p><p>", "</p>"),
+    ("", " ", ""),
+    ("<p>", " ", "</p>"),
+    ("", "<br />", ""),
+    ("<p>", "</p><p>", "</p>"),
     ("<ul><li>", "</li><li>", "</li></ul>"),
-)  # fmt: skip
+)
 _HTML_STYLE_P = (0.55, 0.15, 0.12, 0.10, 0.08)
 _BOLD_FIRST_P = 0.3  # HTML descriptions whose first sentence is in <b>
 _ENTITY_P_HTML, _ENTITY_P_PLAIN = 0.5, 0.08
@@ -62,9 +65,17 @@ _NUMBERS: dict[str, tuple[str, ...]] = {
     "month": vocab.MONTHS,
 }
 _ENTITIES = str.maketrans(
-    {"é": "&eacute;", "è": "&egrave;", "à": "&agrave;", "ê": "&ecirc;", "ç": "&ccedil;",
-     "'": "&#39;", "&": "&amp;", "°": "&deg;"}
-)  # fmt: skip
+    {
+        "é": "&eacute;",
+        "è": "&egrave;",
+        "à": "&agrave;",
+        "ê": "&ecirc;",
+        "ç": "&ccedil;",
+        "'": "&#39;",
+        "&": "&amp;",
+        "°": "&deg;",
+    }
+)
 
 
 def class_counts(n_rows: int | None = None) -> dict[int, int]:

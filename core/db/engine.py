@@ -53,9 +53,12 @@ def _postgresql_args(timeout: float | None) -> dict[str, Any]:
         "connect_timeout": 3 if timeout is None else max(2, math.ceil(timeout)),
         # Probe an idle connection after 10 s, every 5 s, give up after 3 missed probes; and
         # drop a connection whose sent data stays unacknowledged (a dead route) after 30 s.
-        "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 5,
+        "keepalives_count": 3,
         "tcp_user_timeout": 30_000 if timeout is None else max(1_000, round(timeout * 1000)),
-    }  # fmt: skip
+    }
     if timeout is not None:
         args["options"] = f"-c statement_timeout={max(1, round(timeout * 1000))}"
     return args

@@ -2,35 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from prefect import flow, get_run_logger
 
-from core.data import loading
+from core.access import Actor
 from core.db.engine import ensure_schema, make_engine
 from core.settings import get_settings
+from core.usecases import dataset as lifecycle
 
 
 @flow(name="load-data")
 def load_data_flow(
-    action: Literal["initialize", "next_batch"] = "next_batch", triggered_by: str = "prefect"
+    action: Literal["initialize", "next_batch"] = "next_batch",
+    actor: dict[str, Any] | None = None,
 ) -> dict:
     """Initialize the loaded data, or add the next stratified batch.
 
     A scheduled run on a dataset that is already complete succeeds without loading anything, so
     the weekly schedule never turns red once everything is loaded.
+
+    Args:
+        action: Which step of loading.
+        actor: Who triggered the run (:meth:`Actor.as_params`); without it, the schedule acts.
     """
+    acting = Actor.from_params(actor) if actor else Actor.schedule("load-data")
     settings = get_settings()
     engine = make_engine(settings.database_url)
     logger = get_run_logger()
     try:
         ensure_schema(engine)
         if action == "initialize":
-            result = loading.initialize(engine, settings.initial_load_bp, triggered_by)
+            result = lifecycle.initialize(engine, settings.initial_load_bp, acting)
         else:
             try:
-                result = loading.load_next_batch(engine, settings.batch_bp, triggered_by)
-            except loading.LoadRefused as exc:
+                result = lifecycle.load_next_batch(engine, settings.batch_bp, acting)
+            except lifecycle.LoadRefused as exc:
                 if "100 %" not in str(exc):
                     raise
                 logger.info(str(exc))

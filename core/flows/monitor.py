@@ -9,18 +9,19 @@ traffic) says why in its result and its logs.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-import mlflow
-from mlflow import MlflowClient
 from prefect import flow, get_run_logger
 
-from core import registry
+from core.access import Actor
+from core.adapters.model_store import model_store
 from core.db.engine import ensure_schema, make_engine
 from core.drift_store import MIN_ROWS, DriftRun, record_decision, save_drift_run
+from core.flows.names import MONITOR_DEPLOYMENT
 from core.flows.train import train_flow
 from core.monitoring import check_drift, current_window, reference_products
+from core.registry import champion as champion_of
 from core.settings import get_settings
-from core.tracking import MODEL_NAME
 
 
 @flow(name="monitor")
@@ -28,7 +29,7 @@ def monitor_flow(
     window_hours: float = 24.0,
     retrain: bool = True,
     threshold: float | None = None,
-    triggered_by: str = "prefect",
+    actor: dict[str, Any] | None = None,
 ) -> dict:
     """Check drift on the last ``window_hours`` of predictions; retrain above the threshold.
 
@@ -36,7 +37,8 @@ def monitor_flow(
         window_hours: How far back the inference log is read.
         retrain: Start the train flow when drift is found (off: only report).
         threshold: Drift share above which it is drift (default ``RAKUTEN_DRIFT_SHARE_THRESHOLD``).
-        triggered_by: Recorded with the drift run and passed on to training.
+        actor: Who started the run (:meth:`Actor.as_params`), recorded with the drift run and
+            passed on to training; without it, the monitor's schedule.
 
     Returns:
         ``verdict`` (``drift``, ``no drift``, or why nothing was checked), the drift share,
@@ -44,9 +46,10 @@ def monitor_flow(
     """
     settings = get_settings()
     threshold = settings.drift_share_threshold if threshold is None else threshold
+    who = Actor.from_params(actor) if actor else Actor.schedule(MONITOR_DEPLOYMENT)
     logger = get_run_logger()
-    client = MlflowClient(settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
-    champion = registry.champion(registry.list_versions(client))
+    store = model_store(settings.mlflow_tracking_uri, "flow")
+    champion = champion_of(store.versions())
     if champion is None:
         logger.info("No champion yet: nothing to compare traffic with.")
         return {"verdict": "no champion", "decision": "nothing to check"}
@@ -62,21 +65,21 @@ def monitor_flow(
             message = f"{len(window)} prediction(s) in the last {window_hours:g} h: send traffic"
             logger.info("Not enough traffic to judge drift: %s (at least %s).", message, MIN_ROWS)
             return {"verdict": "not enough traffic", "decision": message}
-        params = client.get_run(champion.run_id).data.params if champion.run_id else {}
+        params = store.run(champion.run_id).params if champion.run_id else {}
         data_rows = params.get("data_rows")
         with engine.connect() as conn:
             reference = reference_products(conn, int(data_rows) if data_rows else None)
-        # The version's logged model, through the tracking store (see api.model for why).
-        source = client.get_model_version(MODEL_NAME, str(champion.version)).source
-        mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
-        pipeline = mlflow.sklearn.load_model(source or f"models:/{MODEL_NAME}/{champion.version}")
+        pipeline = store.load_pipeline(store.version_ref(champion.version))
         summary, html = check_drift(pipeline, reference, window, threshold)
-        run = DriftRun(summary, start, end, champion.version, triggered_by)
+        run = DriftRun(summary, start, end, champion.version, who)
         run_id = save_drift_run(engine, settings.var_dir / "drift", run, html)
         logger.info(
-            "Drift share %.0f %% (threshold %.0f %%): %s; drifted: %s", 100 * summary.drift_share,
-            100 * threshold, summary.verdict, ", ".join(summary.drifted_columns) or "none",
-        )  # fmt: skip
+            "Drift share %.0f %% (threshold %.0f %%): %s; drifted: %s",
+            100 * summary.drift_share,
+            100 * threshold,
+            summary.verdict,
+            ", ".join(summary.drifted_columns) or "none",
+        )
         trained = None
         if not summary.drifted:
             decision = "no drift: nothing to do"
@@ -84,7 +87,7 @@ def monitor_flow(
             decision = "drift: retraining is off for this run"
         else:
             logger.info("Drift above the threshold: retraining.")
-            trained = train_flow(triggered_by=f"monitor ({triggered_by})")
+            trained = train_flow(actor=who.as_params())
             promoted = "promoted to champion" if trained["promoted"] else "not promoted"
             decision = f"drift: retrained as v{trained['version']}, {promoted} ({trained['gate']})"
         record_decision(engine, run_id, decision)
@@ -92,7 +95,10 @@ def monitor_flow(
     finally:
         engine.dispose()
     return {
-        "verdict": summary.verdict, "drift_share": summary.drift_share,
-        "drifted_columns": list(summary.drifted_columns), "decision": decision,
-        "drift_run_id": run_id, "trained": trained,
-    }  # fmt: skip
+        "verdict": summary.verdict,
+        "drift_share": summary.drift_share,
+        "drifted_columns": list(summary.drifted_columns),
+        "decision": decision,
+        "drift_run_id": run_id,
+        "trained": trained,
+    }

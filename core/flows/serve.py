@@ -33,7 +33,7 @@ def deployments() -> list:
             cron=WEEKLY_LOAD_CRON,
             description="Add the next stratified batch of products (weekly)",
             _sync=True,  # type: ignore[call-arg]  # async_dispatch's own keyword
-        ),  # fmt: skip
+        ),
         monitor_flow.to_deployment(
             name="monitor",
             cron=DAILY_MONITOR_CRON,

@@ -12,22 +12,23 @@ from pathlib import Path
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
-from mlflow import MlflowClient
 from sqlalchemy import Engine
 
 from api.main import create_app
-from core import promotion, registry
+from core import promotion
+from core.access import Actor, Role
+from core.adapters.model_store import MlflowModelStore
 from core.data.queries import TrainingData
 from core.data.store import catalogue_digest
 from core.data.synthetic import generate_catalogue
 from core.db.engine import ensure_schema, make_engine
 from core.evaluate import evaluate
 from core.settings import Settings
-from core.tracking import MODEL_NAME, log_training_run
 from core.train import TrainConfig, fit
 from tests.ports import free_port
 
 TOKEN = "test-token"
+TESTER = Actor(subject="test", via="test", role=Role.ADMIN)
 
 
 @dataclass(frozen=True)
@@ -38,20 +39,20 @@ class ModelStore:
     engine: Engine  # the control room's database (promotion log)
     holdout: object
 
-    def client(self) -> MlflowClient:
-        return MlflowClient(self.tracking_uri, registry_uri=self.tracking_uri)
+    def store(self) -> MlflowModelStore:
+        return MlflowModelStore(self.tracking_uri)
 
     def champion(self) -> int:
-        return int(self.client().get_model_version_by_alias(MODEL_NAME, registry.CHAMPION).version)
+        return self.store().champion_ref().version
 
     def force(self, version: int) -> None:
+        reason = "test of the API's alias following"
         promotion.promote(
-            self.engine, self.client(), version, margin=0.0, triggered_by="test",
-            force_reason="test of the API's alias following",
-        )  # fmt: skip
+            self.engine, self.store(), version, margin=0.0, actor=TESTER, force_reason=reason
+        )
 
     def rollback(self) -> None:
-        promotion.rollback(self.engine, self.client(), triggered_by="test")
+        promotion.rollback(self.engine, self.store(), actor=TESTER)
 
 
 @pytest.fixture(scope="session")
@@ -66,18 +67,18 @@ def model_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelStore
     )
     engine = make_engine(f"sqlite:///{root / 'control_room.db'}")
     ensure_schema(engine)
-    client = MlflowClient(tracking_uri, registry_uri=tracking_uri)
+    store = MlflowModelStore(tracking_uri)
     for c in (5.0, 0.5):
         config = TrainConfig(max_features=5_000, word_ngram_max=1, c=c)
         result = fit(config, products)
-        logged = log_training_run(
-            tracking_uri, config, result, evaluate(result.pipeline, holdout), data,
-            run_name=f"api test C={c}", triggered_by="test",
-        )  # fmt: skip
-        registry.register(client, logged.model_uri, logged.run_id, logged.model_id)
-    store = ModelStore(tracking_uri, engine, holdout)
-    store.force(1)
-    yield store
+        evaluation = evaluate(result.pipeline, holdout)
+        logged = store.log_run(
+            config, result, evaluation, data, run_name=f"api test C={c}", actor=TESTER
+        )
+        store.register(logged)
+    models = ModelStore(tracking_uri, engine, holdout)
+    models.force(1)
+    yield models
     engine.dispose()
 
 

@@ -88,9 +88,11 @@ def test_an_8_mb_batch_of_empty_products_is_refused_at_once_and_delays_nobody(
         time.sleep(0.2)
         start = time.perf_counter()
         answer = requests.post(
-            f"{api_url}/predict/batch", data=hostile, timeout=10,
+            f"{api_url}/predict/batch",
+            data=hostile,
+            timeout=10,
             headers={"content-type": "application/json"},
-        )  # fmt: skip
+        )
         end = time.perf_counter()
         time.sleep(0.2)
 

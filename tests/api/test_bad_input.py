@@ -32,7 +32,11 @@ BAD: dict[str, tuple[str, bytes, int, str]] = {
     "blank designation": (ONE, body({"designation": " \t\n "}), 422, "designation is blank"),
     "missing designation": (ONE, body({"description": "x"}), 422, "designation: Field required"),
     "designation not a string": (
-        ONE, body({"designation": 42}), 422, "designation: Input should be a valid string"),
+        ONE,
+        body({"designation": 42}),
+        422,
+        "designation: Input should be a valid string",
+    ),
     "description not a string": (ONE, body({**A, "description": ["b"]}), 422, "description"),
     "top_k not an int": (ONE, body({**A, "top_k": "five"}), 422, "top_k"),
     "top_k too big": (ONE, body({**A, "top_k": 28}), 422, "top_k"),
@@ -44,18 +48,41 @@ BAD: dict[str, tuple[str, bytes, int, str]] = {
     "NUL in designation": (ONE, body({"designation": "a\u0000b"}), 422, "designation: NUL"),
     "NUL in description": (ONE, body({**A, "description": "\u0000"}), 422, "description: NUL"),
     "lone surrogate in designation": (
-        ONE, body({"designation": "a\ud800"}), 422, "designation: unpaired surrogate"),
+        ONE,
+        body({"designation": "a\ud800"}),
+        422,
+        "designation: unpaired surrogate",
+    ),
     "lone surrogate in description": (
-        ONE, body({**A, "description": "\udfff b"}), 422, "description: unpaired surrogate"),
+        ONE,
+        body({**A, "description": "\udfff b"}),
+        422,
+        "description: unpaired surrogate",
+    ),
     "NUL in a batch": (
-        MANY, body({"products": [A, {"designation": "\u0000"}]}), 422, "products[1].designation"),
+        MANY,
+        body({"products": [A, {"designation": "\u0000"}]}),
+        422,
+        "products[1].designation",
+    ),
     "lone surrogate in a batch": (
-        MANY, body({"products": [{**A, "description": "\ud83d"}]}), 422,
-        "products[0].description: unpaired surrogate"),
+        MANY,
+        body({"products": [{**A, "description": "\ud83d"}]}),
+        422,
+        "products[0].description: unpaired surrogate",
+    ),
     "1 MB designation": (
-        ONE, body({"designation": MEGABYTE}), 422, "designation: String should have at most 1000"),
+        ONE,
+        body({"designation": MEGABYTE}),
+        422,
+        "designation: String should have at most 1000",
+    ),
     "1 MB description": (
-        ONE, body({**A, "description": MEGABYTE}), 422, "description: String should have at most"),
+        ONE,
+        body({**A, "description": MEGABYTE}),
+        422,
+        "description: String should have at most",
+    ),
     "invalid JSON": (ONE, b'{"designation": "a",', 422, "not valid UTF-8 JSON"),
     "non-UTF-8 bytes": (ONE, b'{"designation": "\xff\xfe caf\xe9"}', 400, "UTF-8 encoded JSON"),
     "a JSON list": (ONE, body(["designation"]), 422, "valid dictionary"),
@@ -63,15 +90,30 @@ BAD: dict[str, tuple[str, bytes, int, str]] = {
     "oversized batch": (MANY, body({"products": [A] * 51}), 413, "over the limit of 50"),
     "empty batch": (MANY, body({"products": []}), 422, "products"),
     "bad item in a batch": (
-        MANY, body({"products": [A, {"designation": ""}]}), 422, "products[1].designation"),
+        MANY,
+        body({"products": [A, {"designation": ""}]}),
+        422,
+        "products[1].designation",
+    ),
     "2 MB of {} in a batch": (
-        MANY, b'{"products": [' + b",".join([b"{}"] * 690_000) + b"]}", 413,
-        "over the limit of 50"),
+        MANY,
+        b'{"products": [' + b",".join([b"{}"] * 690_000) + b"]}",
+        413,
+        "over the limit of 50",
+    ),
     "a million values in one title": (
-        ONE, b'{"designation": [' + b"[]," * 300_000 + b"[]]}", 413, "brackets and commas"),
+        ONE,
+        b'{"designation": [' + b"[]," * 300_000 + b"[]]}",
+        413,
+        "brackets and commas",
+    ),
     "huge body": (
-        MANY, body({"products": [{"designation": "a" * 900}] * 3000}), 413, "body is over"),
-}  # fmt: skip
+        MANY,
+        body({"products": [{"designation": "a" * 900}] * 3000}),
+        413,
+        "body is over",
+    ),
+}
 
 
 @pytest.fixture(scope="module")
@@ -141,8 +183,14 @@ def test_a_streamed_body_is_cut_off_at_the_limit_too(live_app: TestClient) -> No
 
 def test_bad_input_by_wrong_method_or_route(live_app: TestClient) -> None:
     assert live_app.get("/predict").status_code == 405
-    assert live_app.post("/predict", content=b"designation=a", headers={
-        "content-type": "application/x-www-form-urlencoded"}).status_code == 422  # fmt: skip
+    assert (
+        live_app.post(
+            "/predict",
+            content=b"designation=a",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        ).status_code
+        == 422
+    )
 
 
 def test_fuzz_the_openapi_spec_finds_no_server_error(

@@ -16,9 +16,14 @@ MONITORING = REPO_ROOT / "monitoring"
 DASHBOARD = MONITORING / "grafana" / "dashboards" / "rakuten-api.json"
 METRIC = re.compile(r"\brakuten_api_[a-z_]+")
 NEEDED_PANELS = (
-    "requests per second", "error rate", "p50 / p95 / p99", "predictions by class",
-    "served model version", "write failures", "reloads",
-)  # fmt: skip
+    "requests per second",
+    "error rate",
+    "p50 / p95 / p99",
+    "predictions by class",
+    "served model version",
+    "write failures",
+    "reloads",
+)
 
 
 def exprs() -> list[str]:

@@ -1,4 +1,5 @@
-"""The app's PredictionManager against the real API under uvicorn (and against no API at all)."""
+"""The app's PredictionManager over the HTTP predictor, against the real API under uvicorn (and
+against no API at all)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 
 from app.managers.errors import Rejected, ServiceUnavailable
 from app.managers.predictions import PredictionManager
+from core.adapters.errors import Refused
+from core.adapters.predictor import HttpPredictor
 from core.service_metrics import window_stats
 from tests.api.conftest import TOKEN, ModelStore, api_settings, running_api
 from tests.ports import free_port
@@ -31,7 +34,7 @@ def serve(tmp_path_factory: pytest.TempPathFactory, model_store: ModelStore):
 
 @pytest.fixture(scope="module")
 def api(serve) -> Iterator[PredictionManager]:
-    yield PredictionManager(serve(), TOKEN, batch_size=3)
+    yield PredictionManager(HttpPredictor(serve(), TOKEN), batch_size=3)
 
 
 def test_health_and_predict(api: PredictionManager) -> None:
@@ -55,21 +58,21 @@ def test_batch_is_sent_in_chunks_with_progress(api: PredictionManager) -> None:
 def test_refusals_name_the_problem(api: PredictionManager) -> None:
     with pytest.raises(Rejected, match="designation is blank"):
         api.predict("   ")
-    with pytest.raises(Rejected, match="No RAKUTEN_API_TOKEN"):
-        PredictionManager(api.api_url).reload()
-    with pytest.raises(Rejected, match="wrong bearer token"):
-        PredictionManager(api.api_url, "not-the-token").reload()
-    assert api.reload().version == 1
+    with pytest.raises(Refused, match="No RAKUTEN_API_TOKEN"):
+        HttpPredictor(api.api_url).reload()
+    with pytest.raises(Refused, match="wrong bearer token"):
+        HttpPredictor(api.api_url, "not-the-token").reload()
+    assert HttpPredictor(api.api_url, TOKEN).reload().version == 1
 
 
 def test_api_down_names_the_url_and_how_to_start_it() -> None:
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(ServiceUnavailable, match=f"not reachable at {url}.*make run.*make api"):
-        PredictionManager(url).health()
+        PredictionManager(HttpPredictor(url)).health()
 
 
 def test_no_model_names_the_reason(serve, tmp_path: Path) -> None:
-    manager = PredictionManager(serve(f"sqlite:///{tmp_path / 'empty.db'}"))
+    manager = PredictionManager(HttpPredictor(serve(f"sqlite:///{tmp_path / 'empty.db'}")))
     assert manager.health().model_loaded is False
     with pytest.raises(
         ServiceUnavailable,

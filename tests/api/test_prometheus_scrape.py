@@ -145,8 +145,10 @@ def prometheus(
                 f"--storage.tsdb.path={root / 'data'}",
                 f"--web.listen-address={address}",
             ],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     server = RunningPrometheus(f"http://{address}", log, process)
     try:
         server.wait_for(
@@ -195,6 +197,7 @@ def test_prometheus_scrapes_the_api_and_sees_its_request_counter_grow(
         return (seen[-1] or 0.0) >= before + PREDICTIONS
 
     prometheus.wait_for(
-        f"{requests_to_predict} >= {before:g} + {PREDICTIONS}", grown,
+        f"{requests_to_predict} >= {before:g} + {PREDICTIONS}",
+        grown,
         lambda: f"; last values: {seen[-5:]}",
-    )  # fmt: skip
+    )

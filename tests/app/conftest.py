@@ -10,20 +10,25 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import app.bootstrap
-from app.bootstrap import Managers
-from app.managers.database import DatabaseManager
+from app.bootstrap import Managers, local_service_manager
+from app.managers.database import Database
+from app.managers.dataset import DatasetManager
 from app.managers.docker_services import DockerServiceManager
+from app.managers.drift import DriftManager
+from app.managers.experiments import ExperimentsManager
+from app.managers.flows import PrefectManager
+from app.managers.inference import InferenceManager
+from app.managers.predictions import PredictionManager
+from app.managers.registry import RegistryManager
 from app.managers.services import ServiceManager
+from core.access import Actor
 from core.db.engine import make_engine
 from core.settings import REPO_ROOT, Settings, get_settings
-from tests.fakes import (
-    FakeDockerClient,
-    FakeMlflowManager,
-    FakePredictionManager,
-    FakePrefectManager,
-)
+from tests.fakes import FakeContainerEngine, FakeFlowRunner
+from tests.fakes_serving import FakeModelStore, FakePredictor
 
 PAGES = [REPO_ROOT / "app" / "Home.py", *sorted((REPO_ROOT / "app" / "pages").glob("*.py"))]
+ACTOR = Actor.local_admin()  # who the app acts as, until sign-in
 UNREACHABLE_DB = "postgresql+psycopg2://postgres@127.0.0.1:1/unreachable"
 
 
@@ -34,55 +39,64 @@ def _fresh_caches() -> None:
 
 
 @pytest.fixture
-def fake_mlflow() -> FakeMlflowManager:
-    return FakeMlflowManager()
+def fake_store() -> FakeModelStore:
+    """MLflow as the experiments and registry managers see it (real managers over this fake)."""
+    return FakeModelStore()
 
 
 @pytest.fixture
-def fake_prefect() -> FakePrefectManager:
-    return FakePrefectManager()
+def fake_prefect() -> FakeFlowRunner:
+    """Prefect as the flows manager sees it: the real manager runs over this fake runner."""
+    return FakeFlowRunner()
 
 
 @pytest.fixture
-def fake_predictions() -> FakePredictionManager:
-    return FakePredictionManager()
+def fake_predictor() -> FakePredictor:
+    """The predictor API as the prediction and registry managers see it."""
+    return FakePredictor()
 
 
 @pytest.fixture
-def docker_engine() -> FakeDockerClient:
-    return FakeDockerClient()
+def docker_engine() -> FakeContainerEngine:
+    return FakeContainerEngine()
 
 
 @pytest.fixture
-def services_backend(docker_engine: FakeDockerClient) -> ServiceManager:
+def services_backend(docker_engine: FakeContainerEngine) -> ServiceManager:
     """The stack's containers through the real Docker backend over a fake engine; tests of the
     local backend override this fixture."""
-    return DockerServiceManager(docker_engine.project, lambda: docker_engine)
+    return DockerServiceManager(docker_engine)
 
 
 @pytest.fixture(autouse=True)
 def fake_services(
     monkeypatch: pytest.MonkeyPatch,
-    fake_mlflow: FakeMlflowManager,
-    fake_prefect: FakePrefectManager,
-    fake_predictions: FakePredictionManager,
+    fake_store: FakeModelStore,
+    fake_prefect: FakeFlowRunner,
+    fake_predictor: FakePredictor,
     services_backend: ServiceManager,
 ) -> None:
-    """Pages get the real database manager (from the settings) and in-memory services; the fake
+    """Pages get the real database managers (from the settings) and in-memory services; the fake
     API writes its predictions to that same database, as the real one does."""
 
     def build() -> Managers:
         settings = get_settings()
         engine = make_engine(settings.database_url)
-        fake_predictions._engine = engine
-        database = DatabaseManager(engine, settings)
+        fake_predictor.engine = engine
+        database = Database(engine)
         return Managers(
             settings,
-            database,
-            fake_mlflow,
-            fake_prefect,
-            fake_predictions,  # type: ignore[arg-type]
+            DatasetManager(database, settings),
+            InferenceManager(database),
+            DriftManager(database, settings.var_dir / "drift"),
+            ExperimentsManager(fake_store),
+            RegistryManager(fake_store, fake_predictor, engine, settings.promotion_margin),
+            PrefectManager(fake_prefect),
+            PredictionManager(fake_predictor, batch_size=min(100, settings.api_batch_limit)),
             services_backend,
+            local_services=(
+                local_service_manager(settings) if services_backend.backend == "docker" else None
+            ),
         )
 
     monkeypatch.setattr(app.bootstrap, "_build", build)
@@ -101,11 +115,31 @@ def app_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Se
 
 
 @pytest.fixture
-def database(app_settings: Settings) -> Iterator[DatabaseManager]:
-    """A manager on the same database the app under test uses, to arrange and check state."""
+def database(app_settings: Settings) -> Iterator[Database]:
+    """The database the app under test uses, to arrange and check state through its managers."""
     engine = make_engine(app_settings.database_url)
-    yield DatabaseManager(engine, app_settings)
+    yield Database(engine)
     engine.dispose()
+
+
+@pytest.fixture
+def dataset(database: Database, app_settings: Settings) -> DatasetManager:
+    """The dataset of the app under test."""
+    return DatasetManager(database, app_settings)
+
+
+@pytest.fixture
+def inference(database: Database) -> InferenceManager:
+    """The inference log of the app under test."""
+    return InferenceManager(database)
+
+
+def loaded(dataset: DatasetManager, batches: int = 0) -> None:
+    """Import the built-in catalogue (2,000 products) and load its initial share, then batches."""
+    dataset.import_builtin(2_000, actor=ACTOR)
+    dataset.initialize(ACTOR)
+    for _ in range(batches):
+        dataset.load_next_batch(ACTOR)
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from app.managers.database import DatabaseManager
-from tests.app.conftest import REPO_ROOT
+from app.managers.dataset import DatasetManager
+from tests.app.conftest import ACTOR, REPO_ROOT, loaded
 
 DATASET = str(REPO_ROOT / "app" / "pages" / "2_Dataset.py")
 
@@ -32,8 +32,8 @@ def test_fresh_database_offers_the_import(app_settings) -> None:
     assert metric(at, "Loaded share") == "0.0 %"
 
 
-def test_initialize_then_next_batch_then_reset(database: DatabaseManager) -> None:
-    database.import_builtin(2_000)
+def test_initialize_then_next_batch_then_reset(dataset: DatasetManager) -> None:
+    dataset.import_builtin(2_000, actor=ACTOR)
     at = page()
     assert button(at, "Load next batch").disabled
 
@@ -49,44 +49,43 @@ def test_initialize_then_next_batch_then_reset(database: DatabaseManager) -> Non
 
     button(at, "Yes, unload everything").click().run()
     assert metric(at, "Products loaded") == "0"
-    assert database.status().loaded_rows == 0
+    assert dataset.status().loaded_rows == 0
+    # Every load was the page's, and the page acts as the local admin.
+    assert set(dataset.history()["triggered_by"]) == {"local admin (local)"}
 
 
-def test_a_stale_click_loads_nothing(database: DatabaseManager) -> None:
-    database.import_builtin(2_000)
-    database.initialize()
+def test_a_stale_click_loads_nothing(dataset: DatasetManager) -> None:
+    loaded(dataset)
     at = page()  # the person sees 40 %
-    database.load_next_batch()  # someone else loads meanwhile (43 %)
+    dataset.load_next_batch(ACTOR)  # someone else loads meanwhile (43 %)
     button(at, "Load next batch").click().run()
     assert "moved on from 40 % meanwhile" in at.success[0].value
     assert "(43 % stage)" in at.success[0].value
-    assert database.status().stage_bp == 4_300
+    assert dataset.status().stage_bp == 4_300
 
 
-def test_next_batch_is_disabled_at_100_percent(database: DatabaseManager) -> None:
-    database.import_builtin(2_000)
-    database.initialize()
-    while database.status().stage_bp < 10_000:
-        database.load_next_batch()
+def test_next_batch_is_disabled_at_100_percent(dataset: DatasetManager) -> None:
+    loaded(dataset)
+    while dataset.status().stage_bp < 10_000:
+        dataset.load_next_batch(ACTOR)
     at = page()
     assert metric(at, "Loaded share") == "100.0 %"
     assert button(at, "Load next batch").disabled
 
 
-def test_replacing_the_dataset_needs_the_checkbox(database: DatabaseManager) -> None:
-    database.import_builtin(2_000)
+def test_replacing_the_dataset_needs_the_checkbox(dataset: DatasetManager) -> None:
+    dataset.import_builtin(2_000, actor=ACTOR)
     at = page()
     assert button(at, "Import").disabled
     at.checkbox(key="dataset_replace").check().run()
     at.number_input(key="dataset_builtin_rows").set_value(1_000).run()
     button(at, "Import").click().run()
     assert not at.exception
-    assert database.status().source.startswith("built-in catalogue (1,000 rows")
+    assert dataset.status().source.startswith("built-in catalogue (1,000 rows")
 
 
-def test_explorer_filters_by_text_and_category(database: DatabaseManager) -> None:
-    database.import_builtin(2_000)
-    database.initialize()
+def test_explorer_filters_by_text_and_category(dataset: DatasetManager) -> None:
+    loaded(dataset)
     at = AppTest.from_file(DATASET, default_timeout=60)
     at.session_state["dataset_tab"] = "Product explorer"
     at.run()
@@ -124,11 +123,10 @@ def test_challenge_files_from_paths(app_settings, tmp_path) -> None:
 
 
 def test_a_bad_file_is_refused_on_the_page_and_nothing_changes(
-    database: DatabaseManager, tmp_path
+    dataset: DatasetManager, tmp_path
 ) -> None:
-    database.import_builtin(2_000)
-    database.initialize()
-    before = database.status()
+    loaded(dataset)
+    before = dataset.status()
     (tmp_path / "X.csv").write_text(X_FILE, encoding="utf-8")
     (tmp_path / "Y.csv").write_text(Y_FILE.replace("\n5,2583\n", "\n5,9999\n"), encoding="utf-8")
     at = page()
@@ -136,7 +134,7 @@ def test_a_bad_file_is_refused_on_the_page_and_nothing_changes(
     at = import_from_paths(at, str(tmp_path / "X.csv"), str(tmp_path / "Y.csv"))
     assert not at.exception
     assert "Y.csv, row 6: unknown prdtypecode 9999" in at.error[0].value
-    assert database.status() == before
+    assert dataset.status() == before
 
 
 def test_a_missing_file_is_named(app_settings, tmp_path) -> None:
@@ -144,9 +142,8 @@ def test_a_missing_file_is_named(app_settings, tmp_path) -> None:
     assert "nope.csv: cannot be read (No such file or directory)" in at.error[0].value
 
 
-def test_each_tab_renders_only_when_open(database: DatabaseManager) -> None:
-    database.import_builtin(2_000)
-    database.initialize()
+def test_each_tab_renders_only_when_open(dataset: DatasetManager) -> None:
+    loaded(dataset)
     for tab, shows in [
         ("Class distribution", lambda at: len(at.get("plotly_chart")) == 2),
         ("Text statistics", lambda at: metric(at, "Empty descriptions").endswith("%")),
@@ -159,8 +156,8 @@ def test_each_tab_renders_only_when_open(database: DatabaseManager) -> None:
     assert not any(m.label == "Empty descriptions" for m in at.metric)  # closed tab not computed
 
 
-def test_replace_consent_is_for_one_import_only(database: DatabaseManager) -> None:
-    database.import_builtin(2_000)
+def test_replace_consent_is_for_one_import_only(dataset: DatasetManager) -> None:
+    dataset.import_builtin(2_000, actor=ACTOR)
     at = page()
     at.checkbox(key="dataset_replace").check().run()
     button(at, "Import").click().run()
@@ -168,9 +165,8 @@ def test_replace_consent_is_for_one_import_only(database: DatabaseManager) -> No
     assert button(at, "Import").disabled
 
 
-def test_a_new_search_starts_at_page_one(database: DatabaseManager) -> None:
-    database.import_builtin(2_000)
-    database.initialize()
+def test_a_new_search_starts_at_page_one(dataset: DatasetManager) -> None:
+    loaded(dataset)
     at = AppTest.from_file(DATASET, default_timeout=60)
     at.session_state["dataset_tab"] = "Product explorer"
     at.run()

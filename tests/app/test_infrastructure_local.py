@@ -25,11 +25,13 @@ def services_backend(tmp_path: Path) -> Iterator[ServiceManager]:
         port = free_port()
         specs.append(
             ServiceSpec(
-                name, f"Static {name} server",
+                name,
+                f"Static {name} server",
                 [sys.executable, "-u", "-m", "http.server", str(port), "--bind", "127.0.0.1"],
-                url=f"http://127.0.0.1:{port}", health_url=f"http://127.0.0.1:{port}/",
+                url=f"http://127.0.0.1:{port}",
+                health_url=f"http://127.0.0.1:{port}/",
             )
-        )  # fmt: skip
+        )
     supervisor = Supervisor(tmp_path / "services", specs)
     yield LocalServiceManager(supervisor)
     for spec in specs:

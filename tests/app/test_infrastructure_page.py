@@ -1,5 +1,5 @@
-"""The Infrastructure page, Docker backend: compose containers through the real backend over a fake
-engine (the local backend, with real processes, is in test_infrastructure_local.py)."""
+"""The Infrastructure page, Docker backend: the real manager over a fake container engine (the
+port); the local backend, with real processes, is in test_infrastructure_local.py."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from app import state
 from core.settings import REPO_ROOT
 from tests.app.conftest import run_page
-from tests.fakes import FakeDockerClient
+from tests.fakes import FakeContainerEngine
 
 PAGE = REPO_ROOT / "app" / "pages" / "6_Infrastructure.py"
 HOME = REPO_ROOT / "app" / "Home.py"
@@ -41,25 +41,27 @@ def test_every_container_with_status_health_latency_url_and_uptime(app_settings)
     at = run_page(PAGE)
     assert not at.exception and not at.error
     rows = table(at)
-    assert list(rows.index) == list(FakeDockerClient.SERVICES)
+    assert list(rows.index) == list(FakeContainerEngine.SERVICES)
     api = rows.loc["api"]
     assert (api["backend"], api["status"], api["health"]) == ("docker", "running", "healthy")
     assert api["check_ms"] == pytest.approx(12.5) and api["url"] == "http://localhost:8000/docs"
     assert api["uptime"] != "—"
     assert at.metric[1].value == "10 / 10"
     assert link_buttons(at) == {
-        "MLflow": "http://localhost:5000", "Prefect": "http://localhost:4200",
-        "Grafana": "http://localhost:3000", "Prometheus": "http://localhost:9090",
+        "MLflow": "http://localhost:5000",
+        "Prefect": "http://localhost:4200",
+        "Grafana": "http://localhost:3000",
+        "Prometheus": "http://localhost:9090",
         "API docs": "http://localhost:8000/docs",
-    }  # fmt: skip
+    }
     assert "compose project **rakuten-control-room**" in at.caption[0].value
 
 
 def test_a_stopped_container_is_shown_down_with_its_reason(
-    app_settings, docker_engine: FakeDockerClient
+    app_settings, docker_engine: FakeContainerEngine
 ) -> None:
-    docker_engine.container("api").set_exited(137)
-    docker_engine.container("mlflow").set_running(healthy=False, output="connection refused")
+    docker_engine.all["api"].set_exited(137)
+    docker_engine.all["mlflow"].set_running(healthy=False, output="connection refused")
     at = run_page(PAGE)
     rows = table(at)
     assert (rows.loc["api", "status"], rows.loc["api", "health"]) == (
@@ -77,17 +79,17 @@ def test_a_stopped_container_is_shown_down_with_its_reason(
 
 
 def test_stop_after_confirmation_then_start_again(
-    app_settings, docker_engine: FakeDockerClient
+    app_settings, docker_engine: FakeContainerEngine
 ) -> None:
     at = pick(run_page(PAGE), "api")
     assert popover(at, "Start api…").disabled and not popover(at, "Stop api…").disabled
     at = at.button(key=f"{state.INFRA_CONFIRM}_stop").click().run()
-    assert docker_engine.container("api").calls == ["stop"]
+    assert docker_engine.all["api"].calls == ["stop"]
     assert "api stop: now exited" in at.success[0].value
     assert table(at).loc["api", "status"] == "exited"
 
     at = at.button(key=f"{state.INFRA_CONFIRM}_start").click().run()
-    assert docker_engine.container("api").calls == ["stop", "start"]
+    assert docker_engine.all["api"].calls == ["stop", "start"]
     assert at.success[0].value == "api start: now healthy."
 
 
@@ -106,7 +108,7 @@ def test_the_log_viewer_shows_the_last_lines(app_settings) -> None:
 
 
 def test_an_unreachable_engine_is_said_plainly_and_local_mode_offered(
-    app_settings, docker_engine: FakeDockerClient
+    app_settings, docker_engine: FakeContainerEngine
 ) -> None:
     docker_engine.down = True
     at = run_page(PAGE)

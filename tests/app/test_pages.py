@@ -7,8 +7,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app.managers.database import DatabaseManager
-from tests.app.conftest import PAGES, run_page
+from app.components.navigation import LIFECYCLE
+from app.managers.dataset import DatasetManager
+from core.settings import REPO_ROOT
+from tests.app.conftest import PAGES, loaded, run_page
+from tests.fakes import FakeContainerEngine
 
 page_ids = [p.stem for p in PAGES]
 
@@ -25,10 +28,8 @@ def test_page_renders_on_a_fresh_database(page: Path, app_settings) -> None:
 
 
 @pytest.mark.parametrize("page", PAGES, ids=page_ids)
-def test_page_renders_with_data_loaded(page: Path, database: DatabaseManager) -> None:
-    database.import_builtin(2_000)
-    database.initialize()
-    database.load_next_batch()
+def test_page_renders_with_data_loaded(page: Path, dataset: DatasetManager) -> None:
+    loaded(dataset, batches=1)
     at = run_page(page)
     no_exception(at)
     assert not at.error
@@ -53,3 +54,19 @@ def test_page_names_an_invalid_setting(page: Path, app_settings, monkeypatch) ->
     at = run_page(page)
     no_exception(at)
     assert "RAKUTEN_DATABASE_URL: use postgresql://" in at.error[0].value
+
+
+def test_home_links_every_lifecycle_page() -> None:
+    assert [REPO_ROOT / "app" / page for page, _, _ in LIFECYCLE] == PAGES[1:]
+
+
+def test_home_names_what_failed_when_the_services_cannot_be_read(
+    app_settings, docker_engine: FakeContainerEngine
+) -> None:
+    docker_engine.down = True
+    at = run_page(PAGES[0])
+    no_exception(at)
+    details = [c.value for c in at.caption]
+    # The card has room for what failed; how to fix it is on the Infrastructure page.
+    assert "The Docker engine is not reachable at unix:///var/run/docker.sock" in details
+    assert not any("Start Docker" in d for d in details)

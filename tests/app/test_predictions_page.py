@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app.components.predictions import BatchFileError, feedback_changes, parse_batch_csv
-from app.managers.database import DatabaseManager
-from tests.app.conftest import REPO_ROOT
-from tests.fakes import FakeMlflowManager, FakePredictionManager
+from app.components.batch import BatchFileError, parse_batch_csv
+from app.components.prediction_history import feedback_changes
+from app.managers.database import Database
+from app.managers.dataset import DatasetManager
+from app.managers.inference import InferenceManager
+from core.registry import CHAMPION
+from tests.app.conftest import ACTOR, REPO_ROOT
+from tests.fakes_serving import FakeModelStore, FakePredictor
 
 PREDICTIONS = str(REPO_ROOT / "app" / "pages" / "4_Predictions.py")
 HOME = str(REPO_ROOT / "app" / "Home.py")
@@ -30,9 +35,9 @@ def metric(at: AppTest, label: str) -> str:
 
 
 @pytest.fixture
-def champion(fake_mlflow: FakeMlflowManager) -> None:
-    fake_mlflow.add_run(0.84)
-    fake_mlflow.promote(1)
+def champion(fake_store: FakeModelStore) -> None:
+    fake_store.add_run(0.84)
+    fake_store.set_alias(CHAMPION, 1)
 
 
 def predict(at: AppTest, designation: str) -> AppTest:
@@ -41,7 +46,7 @@ def predict(at: AppTest, designation: str) -> AppTest:
 
 
 def test_a_prediction_shows_category_chart_version_and_latency(
-    database: DatabaseManager, champion: None
+    database: Database, champion: None
 ) -> None:
     at = predict(page(), "Piscine tubulaire ronde")
     assert not at.exception and not at.error
@@ -54,9 +59,9 @@ def test_a_prediction_shows_category_chart_version_and_latency(
 
 
 def test_an_example_from_the_holdout_fills_the_form(
-    database: DatabaseManager, champion: None
+    dataset: DatasetManager, champion: None
 ) -> None:
-    database.import_builtin(2_000)
+    dataset.import_builtin(2_000, actor=ACTOR)
     at = page()
     picker = at.selectbox(key="predict_example")
     assert len(picker.options) == 6
@@ -66,8 +71,9 @@ def test_an_example_from_the_holdout_fills_the_form(
 
 
 def test_feedback_is_saved_and_counts_in_the_live_accuracy(
-    database: DatabaseManager, champion: None
+    inference: InferenceManager, champion: None, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="app.managers.inference")
     at = predict(page(), "Piscine hors-sol")
     true_category = next(s for s in at.selectbox if s.label == "True category")
     assert true_category.value == 2583  # the prediction is preselected
@@ -76,21 +82,22 @@ def test_feedback_is_saved_and_counts_in_the_live_accuracy(
     assert not at.error
     assert "Feedback saved: 2582 · Garden furniture" in at.success[0].value
     assert at.success[0].value.endswith("the prediction was wrong (was Pools & accessories)")
-    history = database.predictions()
+    history = inference.predictions()
     assert list(history.true_code) == [2582] and list(history.predicted_code) == [2583]
+    assert "local admin (local) marked" in caplog.text  # who gave it, until it has a column
     assert metric(at, "With feedback") == "1" and metric(at, "Live accuracy") == "0.0%"
 
 
 def test_the_prediction_just_made_is_already_in_the_history(
-    database: DatabaseManager, champion: None, fake_predictions: FakePredictionManager
+    database: Database, champion: None, fake_predictor: FakePredictor
 ) -> None:
-    fake_predictions.log_delay = 0.3  # like the API: the row lands a moment after the answer
+    fake_predictor.log_delay = 0.3  # like the API: the row lands a moment after the answer
     at = predict(page(), "Piscine ronde")
     assert metric(at, "Predictions") == "1"
 
 
 def test_history_filters_by_category_and_text(
-    database: DatabaseManager, champion: None, fake_predictions: FakePredictionManager
+    database: Database, champion: None, fake_predictor: FakePredictor
 ) -> None:
     at = page()
     for title in ("Piscine ronde", "Livre de poche", "Piscine carrée"):
@@ -103,9 +110,9 @@ def test_history_filters_by_category_and_text(
 
 
 def test_api_down_is_a_readable_error_with_how_to_start_it(
-    database: DatabaseManager, fake_predictions: FakePredictionManager
+    database: Database, fake_predictor: FakePredictor
 ) -> None:
-    fake_predictions.down = True
+    fake_predictor.down = True
     at = page()
     assert not at.exception
     message = at.error[0].value
@@ -116,11 +123,9 @@ def test_api_down_is_a_readable_error_with_how_to_start_it(
     assert metric(at, "Predictions") == "0"  # the history still works
 
 
-def test_no_model_served_says_what_to_do(
-    database: DatabaseManager, fake_predictions: FakePredictionManager
-) -> None:
-    fake_predictions.version = None
-    fake_predictions.last_error = "no champion yet: train and promote a model"
+def test_no_model_served_says_what_to_do(database: Database, fake_predictor: FakePredictor) -> None:
+    fake_predictor.version = None
+    fake_predictor.last_error = "no champion yet: train and promote a model"
     at = page()
     assert not at.exception and not at.error
     assert "serves no model: no champion yet" in at.warning[0].value
@@ -128,19 +133,19 @@ def test_no_model_served_says_what_to_do(
 
 
 def test_home_flags_a_served_version_that_is_not_the_champion(
-    database: DatabaseManager,
-    fake_mlflow: FakeMlflowManager,
-    fake_predictions: FakePredictionManager,
+    database: Database,
+    fake_store: FakeModelStore,
+    fake_predictor: FakePredictor,
 ) -> None:
-    fake_mlflow.add_run(0.84)
-    fake_mlflow.add_run(0.86)
-    fake_mlflow.promote(2)
+    fake_store.add_run(0.84)
+    fake_store.add_run(0.86)
+    fake_store.set_alias(CHAMPION, 2)
     at = page(HOME)
     assert any("v1 ≠ champion v2" in m.value for m in at.markdown)
-    fake_predictions.version = 2
+    fake_predictor.version = 2
     at = page(HOME)
     assert any("v2 = champion" in m.value for m in at.markdown)
-    fake_predictions.down = True
+    fake_predictor.down = True
     at = page(HOME)
     assert not at.exception and any("API unreachable" in c.value for c in at.caption)
 
@@ -163,7 +168,38 @@ def test_batch_csv_is_checked_before_anything_is_sent() -> None:
 
 
 def test_feedback_changes_are_the_edited_marks_only() -> None:
-    shown = pd.DataFrame({"request_id": ["a", "b", "c"],
-                          "true_category": [None, "10 · Used books", None]})  # fmt: skip
+    shown = pd.DataFrame(
+        {"request_id": ["a", "b", "c"], "true_category": [None, "10 · Used books", None]}
+    )
     edited = shown.assign(true_category=["2583 · Pools & accessories", "10 · Used books", None])
     assert feedback_changes(shown, edited) == {"a": 2583}
+
+
+def test_a_batch_csv_is_classified_shown_and_logged(
+    inference: InferenceManager, champion: None
+) -> None:
+    at = page()
+    upload = b"productid,designation\n1,Piscine ronde\n2,Livre de poche\n"
+    at.file_uploader(key="predict_upload").set_value(("products.csv", upload, "text/csv")).run()
+    at = button(at, "Predict all").click().run()
+    assert not at.exception and not at.error
+    assert "2 products of products.csv classified." in at.success[0].value
+    table = at.dataframe[0].value
+    assert list(table.columns[:4]) == ["designation", "category", "code", "probability"]
+    assert table["designation"].tolist() == ["Piscine ronde", "Livre de poche"]
+    assert "productid" in table.columns  # other columns are kept
+    assert any(d.label == "Download the predictions (CSV)" for d in at.get("download_button"))
+    assert len(inference.predictions()) == 2  # every prediction lands in the history
+
+
+def test_a_bad_batch_file_is_named_and_nothing_is_sent(
+    inference: InferenceManager, champion: None
+) -> None:
+    at = page()
+    upload = b"title\nPiscine\n"
+    at.file_uploader(key="predict_upload").set_value(("**bold**.csv", upload, "text/csv")).run()
+    at = button(at, "Predict all").click().run()
+    assert not at.exception
+    message = at.error[0].value
+    assert message.startswith(r"\*\*bold\*\*.csv: the CSV needs a 'designation' column")
+    assert len(inference.predictions()) == 0

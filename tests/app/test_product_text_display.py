@@ -13,11 +13,15 @@ import pytest
 from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
-from app.components.predictions import BatchFileError, parse_batch_csv
-from app.managers.database import DatabaseManager
+from app.components.batch import BatchFileError, parse_batch_csv
+from app.managers.database import Database
+from app.managers.dataset import DatasetManager
+from app.managers.inference import InferenceManager
+from core.access import Actor
+from core.db.engine import ensure_schema
 from core.db.tables import loaded_products
 from core.drift_store import DriftRun, DriftSummary, save_drift_run
-from tests.app.conftest import REPO_ROOT, button, run_page
+from tests.app.conftest import REPO_ROOT, button, loaded, run_page
 
 PAYLOAD = '</script><img src=x onerror="window.parent.__xss=1">[xss](http://127.0.0.1:9/x)'
 REPORT = f"<html><head><script>var data = {{}};</script></head><body>{PAYLOAD}</body></html>"
@@ -49,14 +53,12 @@ def elements_showing(at: AppTest, text: str) -> set[str]:
 
 
 def test_the_drift_report_runs_in_a_frame_sandboxed_to_scripts_only(
-    database: DatabaseManager, app_settings
+    database: Database, app_settings
 ) -> None:
     summary = DriftSummary(0.5, ("designation",), {}, 0.3, 5_000, 600)
-    database.prediction_count()  # creates the schema
-    save_drift_run(
-        database._engine, app_settings.var_dir / "drift",
-        DriftRun(summary, None, None, champion_version=1, triggered_by="test"), REPORT,
-    )  # fmt: skip
+    ensure_schema(database.engine)
+    run = DriftRun(summary, None, None, champion_version=1, actor=Actor.schedule("monitor"))
+    save_drift_run(database.engine, app_settings.var_dir / "drift", run, REPORT)
     at = run_page(REPO_ROOT / "app" / "pages" / "5_Monitoring.py")
     assert not at.exception
     (frame,) = at.get("iframe")
@@ -70,24 +72,23 @@ def test_the_drift_report_runs_in_a_frame_sandboxed_to_scripts_only(
 
 
 def test_stored_titles_show_only_as_text_on_the_predictions_page(
-    database: DatabaseManager,
+    inference: InferenceManager,
 ) -> None:
     at = AppTest.from_file(str(REPO_ROOT / "app" / "pages" / "4_Predictions.py"))
     at.run(timeout=60)
     at.text_input(key="predict_designation").set_value(PAYLOAD)
     at = button(at, "Predict").click().run(timeout=60)
-    assert not at.exception and len(database.predictions()) == 1
+    assert not at.exception and len(inference.predictions()) == 1
     at = at.run(timeout=60)  # the history tab reads the inference log
     assert "dataframe" in elements_showing(at, "onerror")
     assert elements_showing(at, "onerror") <= TEXT_ONLY
 
 
 def test_stored_titles_show_only_as_text_in_the_product_explorer(
-    database: DatabaseManager,
+    database: Database, dataset: DatasetManager
 ) -> None:
-    database.import_builtin(2_000)
-    database.initialize()
-    with database._engine.begin() as conn:
+    loaded(dataset)
+    with database.engine.begin() as conn:
         conn.execute(update(loaded_products).values(designation=PAYLOAD, description=PAYLOAD))
     at = AppTest.from_file(str(REPO_ROOT / "app" / "pages" / "2_Dataset.py"), default_timeout=60)
     at.session_state["dataset_tab"] = "Product explorer"

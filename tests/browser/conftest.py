@@ -23,9 +23,15 @@ from tests.ports import free_port
 CHROMIUM = os.environ.get("RAKUTEN_TEST_CHROMIUM", "/usr/bin/chromium")
 LEAKY = {"MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "PREFECT_API_URL", "PREFECT_HOME"}
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def wait_for_line(line: str, process: subprocess.Popen, log: Path, timeout: float = 180) -> None:
@@ -66,9 +72,13 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with log.open("w") as out:
         # Own process group: make, streamlit and anything they start are stopped together.
         process = subprocess.Popen(
-            ["make", "--no-print-directory", "run"], cwd=REPO_ROOT, env=env,
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            ["make", "--no-print-directory", "run"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_line(f"Control room: {url}", process, log)  # printed once all are healthy

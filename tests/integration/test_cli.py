@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from core.access import Actor
 from core.cli import main
 from core.settings import REPO_ROOT, get_settings
 
@@ -38,6 +39,7 @@ def test_full_cycle(cli) -> None:
     assert "(43 % stage)" in cli("next")[1]
     code, out = cli("history")
     assert code == 0 and "initialize" in out and "next_batch" in out
+    assert f"{Actor.os_user().subject} (cli)" in out  # the OS user acted, e.g. "root (cli)"
     assert "loaded:" in cli("status")[1]
     code, out = cli("reset")
     assert code == 1 and "--yes" in out

@@ -9,15 +9,18 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import mlflow
 import pytest
 import requests
 from mlflow import MlflowClient
 
 from app.managers.errors import NotFound, Rejected, ServiceUnavailable
-from app.managers.experiments import MlflowManager
+from app.managers.experiments import ExperimentsManager
 from app.managers.flows import PrefectManager
-from core.data import loading
+from app.managers.registry import RegistryManager
+from core.access import Actor, Role
+from core.adapters.flows import PrefectRest
+from core.adapters.model_store import MlflowModelStore
+from core.data import loading, queries
 from core.data.store import import_products
 from core.data.synthetic import generate_catalogue
 from core.db.engine import ensure_schema, make_engine
@@ -26,13 +29,14 @@ from core.flows.data import load_data_flow
 from core.flows.monitor import monitor_flow
 from core.flows.names import LOAD_DATA_DEPLOYMENT, MONITOR_DEPLOYMENT, TRAIN_DEPLOYMENT
 from core.flows.serve import deployments
-from core.flows.train import ask_api_to_reload, train_flow
+from core.flows.train import train_flow
 from core.inference_log import InferenceRecord, write_records
 from core.settings import Settings, get_settings
-from core.tracking import MODEL_NAME
 from core.train import TrainConfig, TrainingError
+from tests.fakes_serving import FakePredictor
 
 SMALL = TrainConfig(max_features=5_000, word_ngram_max=1)
+TRAINER = Actor(subject="ana", via="local", role=Role.OPERATOR, name="Ana")
 
 
 @pytest.fixture(scope="module")
@@ -58,25 +62,30 @@ def settings(tmp_path, monkeypatch: pytest.MonkeyPatch, prefect_api: str) -> Ite
 def import_catalogue(settings: Settings, load_bp: int | None = 10_000) -> None:
     engine = make_engine(settings.database_url)
     ensure_schema(engine)
-    import_products(engine, generate_catalogue(3_000, seed=2), source="t", holdout_fraction=0.15,
-                    seed=2)  # fmt: skip
+    catalogue = generate_catalogue(3_000, seed=2)
+    admin = Actor.local_admin()
+    import_products(engine, catalogue, source="t", holdout_fraction=0.15, seed=2, actor=admin)
     if load_bp:
-        loading.initialize(engine, load_bp, "test")
+        loading.initialize(engine, load_bp, admin)
     engine.dispose()
 
 
 def test_train_flow_logs_registers_and_promotes(settings: Settings) -> None:
     import_catalogue(settings)
-    first = train_flow(SMALL, triggered_by="test")
+    first = train_flow(SMALL, actor=TRAINER.as_params())
     assert first["promoted"] and first["version"] == 1
     assert first["gate"] == "gate passed: no champion yet"
     assert 0.5 < first["weighted_f1"] < 1
-    second = train_flow(SMALL, auto_promote=False, triggered_by="test")
+    second = train_flow(SMALL, auto_promote=False)  # no actor: the flow acts on its own
     assert (second["version"], second["promoted"]) == (2, False)
     assert second["gate"].startswith("auto-promotion off")
 
     client = MlflowClient(settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
     run = client.get_run(first["run_id"])
+    assert (
+        run.data.tags["triggered_by"] == "Ana (local)" and run.data.tags["rakuten.actor"] == "ana"
+    )
+    assert client.get_run(second["run_id"]).data.tags["triggered_by"] == "train (flow)"
     assert run.data.params["data_rows"] == str(first["data_rows"])
     assert run.data.params["data_stage_pct"] == "100.0"
     assert {"weighted_f1", "macro_f1", "accuracy", "fit_seconds", "f1_2583"} <= set(
@@ -86,17 +95,21 @@ def test_train_flow_logs_registers_and_promotes(settings: Settings) -> None:
     assert {"evaluation/confusion_matrix.png", "evaluation/classification_report.txt"} <= artifacts
 
     engine = make_engine(settings.database_url)
-    manager = MlflowManager(settings.mlflow_tracking_uri, engine, margin=0.0)
-    runs = manager.runs()
+    store, api = MlflowModelStore(settings.mlflow_tracking_uri), FakePredictor()
+    experiments, manager = ExperimentsManager(store), RegistryManager(store, api, engine, 0.0)
+    runs = experiments.runs()
     assert runs["version"].tolist() == [2, 1]
     assert runs["aliases"].tolist() == ["challenger", "champion"]
-    detail = manager.run_detail(first["run_id"])
+    detail = experiments.run_detail(first["run_id"])
     assert detail.confusion.shape == (27, 27)
     assert set(detail.per_class["code"]) == set(detail.confusion.index)
     assert manager.gate(2).passed  # same data, same config: equal F1 passes
-    assert manager.promote(2).to_version == 2
-    assert manager.rollback().to_version == 1
-    assert manager.promotion_log()["action"].tolist() == ["rollback", "promote", "promote"]
+    assert manager.promote(2, TRAINER).promotion.to_version == 2
+    assert manager.rollback(TRAINER).promotion.to_version == 1
+    assert api.reloads == 2  # each change of champion asked the API to serve it
+    log = manager.promotion_log()
+    assert log["action"].tolist() == ["rollback", "promote", "promote"]
+    assert log["triggered_by"].tolist() == ["Ana (local)"] * 3
     engine.dispose()
 
 
@@ -129,15 +142,19 @@ def test_an_auto_promotion_asks_the_api_to_reload(
     get_settings.cache_clear()
     try:
         import_catalogue(settings)
-        assert train_flow(SMALL, triggered_by="test")["promoted"]
+        first = train_flow(SMALL)
+        assert first["promoted"] and first["serving"] == "The API now serves v1."
         assert _ReloadRecorder.calls == [("/model/reload", "Bearer secret")]
-        assert not train_flow(SMALL, auto_promote=False, triggered_by="test")["promoted"]
+        second = train_flow(SMALL, auto_promote=False)
+        assert not second["promoted"] and second["serving"] == ""
         assert len(_ReloadRecorder.calls) == 1  # nothing moved: nothing to reload
-        assert ask_api_to_reload(get_settings()) == "reloaded, serving v1"
     finally:
         server.shutdown()
-    assert "not reachable" in ask_api_to_reload(get_settings())  # never fails the flow
-    assert "reload disabled" in ask_api_to_reload(Settings(api_token=""))
+    third = train_flow(SMALL)  # equal F1 passes the gate; the API is gone: never fails the flow
+    assert (
+        third["promoted"]
+        and "The API did not reload (Predictor API not reachable" in (third["serving"])
+    )
 
 
 def test_training_with_no_data_loaded_says_so(settings: Settings) -> None:
@@ -157,9 +174,14 @@ def test_the_flow_refuses_out_of_range_hyperparameters(settings: Settings) -> No
 def test_load_data_flow(settings: Settings) -> None:
     import_catalogue(settings, load_bp=None)
     assert load_data_flow("initialize")["stage_bp"] == 4_000
-    assert load_data_flow("next_batch")["stage_bp"] == 4_300
+    operator = Actor(subject="ops", via="local", role=Role.OPERATOR, name="Ops")
+    assert load_data_flow("next_batch", actor=operator.as_params())["stage_bp"] == 4_300
     engine = make_engine(settings.database_url)
-    while loading.load_next_batch(engine, 300, "t").target_bp < 10_000:
+    with engine.connect() as conn:
+        # Without an actor the schedule acts; with one, the person who triggered the run.
+        who = queries.load_history_frame(conn)["triggered_by"].tolist()
+    assert who == ["load-data (schedule)", "Ops (local)"]
+    while loading.load_next_batch(engine, 300, Actor.os_user()).target_bp < 10_000:
         pass
     engine.dispose()
     done = load_data_flow("next_batch")  # the weekly schedule must not fail once complete
@@ -170,8 +192,9 @@ def test_prefect_manager_triggers_and_reads_a_real_server(prefect_api: str) -> N
     # _sync: Prefect picks sync or async by whether an event loop runs in this thread, and
     # another test's tool (Playwright) may have left one running.
     train_flow.to_deployment(name="train", _sync=True).apply(_sync=True)
-    manager = PrefectManager(prefect_api)
-    run = manager.trigger("train/train", {"config": SMALL.model_dump(), "triggered_by": "t"})
+    manager = PrefectManager(PrefectRest(prefect_api))
+    someone = Actor.os_user()
+    run = manager.trigger("train/train", {"config": SMALL.model_dump()}, someone)
     assert run.state_type == "SCHEDULED" and not run.finished
     again = manager.flow_run(run.id)
     assert (again.id, again.flow) == (run.id, "train")
@@ -179,35 +202,48 @@ def test_prefect_manager_triggers_and_reads_a_real_server(prefect_api: str) -> N
     # Waiting for a worker, it is scheduled, not yet "a run that happened".
     assert run.id not in {r.id for r in recent}
     assert all(r.state_type != "SCHEDULED" for r in recent)
-    assert manager.logs(run.id) == []
+    followed = manager.progress(run.id)  # what the page's panel shows: live, no logs yet
+    assert followed.live and followed.logs == () and not followed.error
     with pytest.raises(Rejected, match=r"config\.c"):
-        manager.trigger("train/train", {"config": {"c": -1}})
+        manager.trigger("train/train", {"config": {"c": -1}}, someone)
     with pytest.raises(NotFound, match="deployment nope/nope"):
-        manager.trigger("nope/nope", {})
+        manager.trigger("nope/nope", {}, someone)
 
 
 def test_unreachable_services_are_named() -> None:
     with pytest.raises(ServiceUnavailable, match=r"Prefect not reachable at http://127.0.0.1:1"):
-        PrefectManager("http://127.0.0.1:1/api").recent_runs()
+        PrefectManager(PrefectRest("http://127.0.0.1:1/api")).recent_runs()
     engine = make_engine("sqlite://")
     with pytest.raises(ServiceUnavailable, match=r"MLflow not reachable at http://127.0.0.1:1"):
-        MlflowManager("http://127.0.0.1:1", engine, 0.0).versions()
+        RegistryManager(
+            MlflowModelStore("http://127.0.0.1:1"), FakePredictor(), engine, 0
+        ).versions()
 
 
 def log_traffic(settings: Settings, products, hours_ago: float = 1.0) -> None:
     """Predictions as the API logs them, made by the champion an hour ago."""
-    client = MlflowClient(settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)
-    source = client.get_model_version(MODEL_NAME, "1").source
-    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
-    pipeline = mlflow.sklearn.load_model(source)
+    store = MlflowModelStore(settings.mlflow_tracking_uri)
+    pipeline = store.load_pipeline(store.version_ref(1))
     probabilities = pipeline.predict_proba(products[["designation", "description"]])
     at = datetime.now(UTC) - timedelta(hours=hours_ago)
     engine = make_engine(settings.database_url)
-    write_records(engine, [
-        InferenceRecord(f"r{i}", at, p.designation, p.description,
-                        int(pipeline.classes_[row.argmax()]), float(row.max()), 1, 2.0, "predict")
-        for i, (p, row) in enumerate(zip(products.itertuples(), probabilities, strict=True))
-    ])  # fmt: skip
+    write_records(
+        engine,
+        [
+            InferenceRecord(
+                f"r{i}",
+                at,
+                p.designation,
+                p.description,
+                int(pipeline.classes_[row.argmax()]),
+                float(row.max()),
+                1,
+                2.0,
+                "predict",
+            )
+            for i, (p, row) in enumerate(zip(products.itertuples(), probabilities, strict=True))
+        ],
+    )
     engine.dispose()
 
 
@@ -216,7 +252,7 @@ def test_monitor_retrains_only_above_the_threshold(
 ) -> None:
     assert monitor_flow()["verdict"] == "no champion"
     import_catalogue(settings)
-    train_flow(SMALL, triggered_by="test")  # v1, champion
+    train_flow(SMALL)  # v1, champion
     assert monitor_flow()["verdict"] == "not enough traffic"
     catalogue = generate_catalogue(3_000, seed=2)
     summer = catalogue[catalogue.prdtypecode.isin([2583, 2582])]
@@ -245,21 +281,22 @@ def test_the_worker_serves_every_deployment_with_its_schedule(prefect_api: str) 
         found = requests.get(f"{prefect_api}/deployments/name/{name}", timeout=10).json()
         crons[name] = [s["schedule"].get("cron") for s in found["schedules"]]
     assert crons == {
-        TRAIN_DEPLOYMENT: [], LOAD_DATA_DEPLOYMENT: ["0 6 * * 1"],
+        TRAIN_DEPLOYMENT: [],
+        LOAD_DATA_DEPLOYMENT: ["0 6 * * 1"],
         MONITOR_DEPLOYMENT: ["0 9 * * *"],
-    }  # fmt: skip
+    }
 
 
 def test_prefect_manager_lists_deployments_and_pauses_them(prefect_api: str) -> None:
     for deployment in deployments():
         deployment.apply(_sync=True)
-    manager = PrefectManager(prefect_api)
+    manager = PrefectManager(PrefectRest(prefect_api))
     found = {d.name: d for d in manager.deployments()}
     assert found[MONITOR_DEPLOYMENT].schedules == ("0 9 * * *",)
     assert found[TRAIN_DEPLOYMENT].schedules == () and not found[MONITOR_DEPLOYMENT].paused
-    manager.set_paused(MONITOR_DEPLOYMENT, True)
+    manager.set_paused(MONITOR_DEPLOYMENT, True, Actor.os_user())
     assert {d.name: d.paused for d in manager.deployments()}[MONITOR_DEPLOYMENT] is True
-    manager.set_paused(MONITOR_DEPLOYMENT, False)
+    manager.set_paused(MONITOR_DEPLOYMENT, False, Actor.os_user())
     assert {d.name: d.paused for d in manager.deployments()}[MONITOR_DEPLOYMENT] is False
     with pytest.raises(NotFound, match="deployment nope/nope"):
-        manager.set_paused("nope/nope", True)
+        manager.set_paused("nope/nope", True, Actor.os_user())

@@ -6,14 +6,22 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, func, select
 
-from app.managers.database import DatabaseManager
+from app.managers.database import Database
+from app.managers.dataset import DatasetManager
 from app.managers.errors import Rejected, ServiceUnavailable
+from core.access import Actor
 from core.data import loading, queries, store
 from core.data.importer import DataValidationError, NamedSource, read_labelled_csv
 from core.data.store import DatasetExists, import_products, split_holdout
 from core.db.engine import make_engine
 from core.db.tables import dataset, holdout_products, load_history, loaded_products, source_pool
 from core.settings import Settings
+
+ACTOR = Actor.local_admin()
+
+
+def manager_on(url: str) -> DatasetManager:
+    return DatasetManager(Database(make_engine(url)), Settings(database_url=url))
 
 
 def table_counts(engine: Engine) -> dict[str, int]:
@@ -25,7 +33,9 @@ def table_counts(engine: Engine) -> dict[str, int]:
 
 
 def test_import_splits_a_stratified_holdout(engine: Engine, catalogue: pd.DataFrame) -> None:
-    summary = import_products(engine, catalogue, source="t", holdout_fraction=0.15, seed=1)
+    summary = import_products(
+        engine, catalogue, source="t", holdout_fraction=0.15, seed=1, actor=ACTOR
+    )
     assert summary.pool_rows + summary.holdout_rows == len(catalogue)
     with engine.connect() as conn:
         distribution = queries.class_distribution(conn)
@@ -57,14 +67,23 @@ def test_split_ignores_file_order(catalogue: pd.DataFrame) -> None:
 def test_replacing_needs_consent_and_resets_loading(
     engine: Engine, catalogue: pd.DataFrame
 ) -> None:
-    import_products(engine, catalogue, source="first", holdout_fraction=0.15, seed=1)
-    loading.initialize(engine, 4_000, "test")
+    import_products(engine, catalogue, source="first", holdout_fraction=0.15, seed=1, actor=ACTOR)
+    loading.initialize(engine, 4_000, ACTOR)
     before = table_counts(engine)
     with pytest.raises(DatasetExists):
-        import_products(engine, catalogue, source="second", holdout_fraction=0.15, seed=1)
+        import_products(
+            engine, catalogue, source="second", holdout_fraction=0.15, seed=1, actor=ACTOR
+        )
     assert table_counts(engine) == before
-    import_products(engine, catalogue.head(2_000), source="second", holdout_fraction=0.15,
-                    seed=1, replace=True)  # fmt: skip
+    import_products(
+        engine,
+        catalogue.head(2_000),
+        source="second",
+        holdout_fraction=0.15,
+        seed=1,
+        actor=ACTOR,
+        replace=True,
+    )
     after = table_counts(engine)
     assert after["loaded_products"] == after["load_history"] == 0
     assert after["source_pool"] + after["holdout_products"] == 2_000
@@ -73,8 +92,8 @@ def test_replacing_needs_consent_and_resets_loading(
 def test_an_import_failing_midway_changes_nothing(
     engine: Engine, catalogue: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import_products(engine, catalogue, source="first", holdout_fraction=0.15, seed=1)
-    loading.initialize(engine, 4_000, "test")
+    import_products(engine, catalogue, source="first", holdout_fraction=0.15, seed=1, actor=ACTOR)
+    loading.initialize(engine, 4_000, ACTOR)
     before = table_counts(engine)
     real_insert = store._bulk_insert
     calls = []
@@ -87,8 +106,15 @@ def test_an_import_failing_midway_changes_nothing(
 
     monkeypatch.setattr(store, "_bulk_insert", insert_then_crash)
     with pytest.raises(OSError, match="disk full"):
-        import_products(engine, catalogue.head(1_000), source="x", holdout_fraction=0.15,
-                        seed=1, replace=True)  # fmt: skip
+        import_products(
+            engine,
+            catalogue.head(1_000),
+            source="x",
+            holdout_fraction=0.15,
+            seed=1,
+            actor=ACTOR,
+            replace=True,
+        )
     assert calls == ["source_pool", "holdout_products"]
     assert table_counts(engine) == before
 
@@ -106,18 +132,18 @@ BAD_FILES = {
 def test_bad_files_leave_the_database_unchanged(
     database_url: str, catalogue: pd.DataFrame, problem: str
 ) -> None:
-    manager = DatabaseManager(make_engine(database_url), Settings(database_url=database_url))
-    manager.import_builtin(1_000)
-    manager.initialize()
+    manager = manager_on(database_url)
+    manager.import_builtin(1_000, actor=ACTOR)
+    manager.initialize(ACTOR)
     before = (manager.status(), manager.history().to_dict("records"))
     with pytest.raises(Rejected, match=r"bad\.csv(, row \d+|: line \d+|: missing column)"):
-        manager.import_files(NamedSource(BAD_FILES[problem], "bad.csv"), replace=True)
+        manager.import_files(NamedSource(BAD_FILES[problem], "bad.csv"), actor=ACTOR, replace=True)
     assert (manager.status(), manager.history().to_dict("records")) == before
 
 
 def test_manager_reports_an_unreachable_database_readably() -> None:
     url = "postgresql+psycopg2://postgres@127.0.0.1:1/nowhere"
-    manager = DatabaseManager(make_engine(url), Settings(database_url=url))
+    manager = manager_on(url)
     with pytest.raises(
         ServiceUnavailable, match=r"Database not reachable at postgresql.*:1/nowhere"
     ):
@@ -125,16 +151,16 @@ def test_manager_reports_an_unreachable_database_readably() -> None:
 
 
 def test_manager_turns_refusals_into_rejected(database_url: str) -> None:
-    manager = DatabaseManager(make_engine(database_url), Settings(database_url=database_url))
+    manager = manager_on(database_url)
     with pytest.raises(Rejected, match="No dataset is imported"):
-        manager.initialize()
-    manager.import_builtin(1_000)
+        manager.initialize(ACTOR)
+    manager.import_builtin(1_000, actor=ACTOR)
     with pytest.raises(Rejected, match="already imported"):
-        manager.import_builtin(1_000)
+        manager.import_builtin(1_000, actor=ACTOR)
     with pytest.raises(Rejected, match="Initialize first"):
-        manager.load_next_batch()
+        manager.load_next_batch(ACTOR)
     steps: list[str] = []
-    manager.import_builtin(1_000, replace=True, progress=steps.append)
+    manager.import_builtin(1_000, actor=ACTOR, replace=True, progress=steps.append)
     assert len(steps) == 2 and "Writing" in steps[1]
     with make_engine(database_url).connect() as conn:
         assert queries.dataset_status(conn).source.startswith("built-in catalogue (1,000 rows")
@@ -175,19 +201,21 @@ def test_hostile_files_are_refused_and_leave_the_database_unchanged(
     database_url: str, problem: str
 ) -> None:
     content, message = HOSTILE_FILES[problem]
-    manager = DatabaseManager(make_engine(database_url), Settings(database_url=database_url))
-    manager.import_builtin(1_000)
-    manager.initialize()
+    manager = manager_on(database_url)
+    manager.import_builtin(1_000, actor=ACTOR)
+    manager.initialize(ACTOR)
     before = (manager.status(), manager.history().to_dict("records"))
     with pytest.raises(Rejected) as caught:
-        manager.import_files(NamedSource(content, "hostile.csv"), replace=True)
+        manager.import_files(NamedSource(content, "hostile.csv"), actor=ACTOR, replace=True)
     assert str(caught.value).startswith(message)
     assert (manager.status(), manager.history().to_dict("records")) == before
 
 
 def test_a_catalogue_just_big_enough_for_the_holdout_is_imported(engine: Engine) -> None:
     frame = read_labelled_csv(_rows(10, 10, 10, 10, 2583, 2583, 2583, 2583))
-    summary = import_products(engine, frame, source="t", holdout_fraction=0.15, seed=1)
+    summary = import_products(engine, frame, source="t", holdout_fraction=0.15, seed=1, actor=ACTOR)
     assert (summary.pool_rows, summary.holdout_rows) == (6, 2)
     with pytest.raises(DataValidationError, match="needs at least 6 per category"):
-        import_products(engine, frame, source="t", holdout_fraction=0.1, seed=1, replace=True)
+        import_products(
+            engine, frame, source="t", holdout_fraction=0.1, seed=1, actor=ACTOR, replace=True
+        )

@@ -43,19 +43,29 @@ SECRET = "SECRET-TITLE-TEXT"  # a row's text must never reach the logs
 
 def record(n: int, code: int = 2583, title: str = "Piscine ronde", minutes: int = 0, **kw: Any):
     values: dict[str, Any] = {
-        "request_id": f"req-{n}", "at": T0 + timedelta(minutes=minutes), "designation": title,
-        "description": "<p>bleue</p>", "predicted_code": code, "probability": 0.9,
-        "model_version": 1, "latency_ms": 2.5, "source": "predict",
-    }  # fmt: skip
+        "request_id": f"req-{n}",
+        "at": T0 + timedelta(minutes=minutes),
+        "designation": title,
+        "description": "<p>bleue</p>",
+        "predicted_code": code,
+        "probability": 0.9,
+        "model_version": 1,
+        "latency_ms": 2.5,
+        "source": "predict",
+    }
     values.update(kw)
     return InferenceRecord(**values)
 
 
 def test_history_newest_first_with_filters(engine: Engine) -> None:
-    write_records(engine, [
-        record(1, minutes=0), record(2, 10, "Livre de poche", minutes=5),
-        record(3, title="PISCINE carrée", minutes=10),
-    ])  # fmt: skip
+    write_records(
+        engine,
+        [
+            record(1, minutes=0),
+            record(2, 10, "Livre de poche", minutes=5),
+            record(3, title="PISCINE carrée", minutes=10),
+        ],
+    )
     with engine.connect() as conn:
         assert list(history(conn).request_id) == ["req-3", "req-2", "req-1"]
         assert list(history(conn, code=10).request_id) == ["req-2"]
@@ -284,9 +294,13 @@ class Line:
         engine = make_engine(self.url, timeout=TIMEOUT)
         self._engines.append(engine)
         return InferenceLogWriter(
-            engine, metrics, spool=Spool(tmp_path / "spool"), flush_seconds=0.05,
-            write_timeout=TIMEOUT, retry_seconds=(0.05, 0.5),
-        )  # fmt: skip
+            engine,
+            metrics,
+            spool=Spool(tmp_path / "spool"),
+            flush_seconds=0.05,
+            write_timeout=TIMEOUT,
+            retry_seconds=(0.05, 0.5),
+        )
 
     def cut(self, how: str) -> None:
         if self.proxy is not None:

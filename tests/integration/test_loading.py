@@ -10,17 +10,19 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, func, select
 
+from core.access import Actor
 from core.data import loading, queries
 from core.data.loading import FULL_BP, LoadRefused
 from core.data.store import import_products
 from core.db.tables import load_history, loaded_products, source_pool
 
 INITIAL_BP, BATCH_BP = 4_000, 300
+ACTOR = Actor.local_admin()
 
 
 @pytest.fixture
 def imported(engine: Engine, catalogue: pd.DataFrame) -> Engine:
-    import_products(engine, catalogue, source="test", holdout_fraction=0.15, seed=3)
+    import_products(engine, catalogue, source="test", holdout_fraction=0.15, seed=3, actor=ACTOR)
     return engine
 
 
@@ -58,12 +60,12 @@ def assert_stratified(engine: Engine, stage_bp: int) -> None:
 
 
 def test_initialize_then_batches_are_stratified_up_to_exactly_100(imported: Engine) -> None:
-    first = loading.initialize(imported, INITIAL_BP, "test")
+    first = loading.initialize(imported, INITIAL_BP, ACTOR)
     assert first.action == "initialize" and first.target_bp == INITIAL_BP
     assert_stratified(imported, INITIAL_BP)
     stages = [INITIAL_BP]
     while stages[-1] < FULL_BP:
-        result = loading.load_next_batch(imported, BATCH_BP, "test")
+        result = loading.load_next_batch(imported, BATCH_BP, ACTOR)
         stages.append(result.target_bp)
         assert_stratified(imported, result.target_bp)
     assert stages == list(range(INITIAL_BP, FULL_BP + 1, BATCH_BP))
@@ -71,19 +73,19 @@ def test_initialize_then_batches_are_stratified_up_to_exactly_100(imported: Engi
         status = queries.dataset_status(conn)
     assert status.loaded_rows == status.pool_rows and status.share == 1.0
     with pytest.raises(LoadRefused, match=r"100 %"):
-        loading.load_next_batch(imported, BATCH_BP, "test")
+        loading.load_next_batch(imported, BATCH_BP, ACTOR)
     assert snapshot(imported)[2] == len(stages)
 
 
 def test_batches_do_not_divide_100_stop_exactly_at_100(imported: Engine) -> None:
-    loading.initialize(imported, 9_000, "test")
-    assert loading.load_next_batch(imported, 700, "test").target_bp == 9_700
-    result = loading.load_next_batch(imported, 700, "test")
+    loading.initialize(imported, 9_000, ACTOR)
+    assert loading.load_next_batch(imported, 700, ACTOR).target_bp == 9_700
+    result = loading.load_next_batch(imported, 700, ACTOR)
     assert result.target_bp == FULL_BP and result.cumulative_rows == result.pool_rows
 
 
 def test_holdout_products_are_never_loaded(imported: Engine) -> None:
-    loading.initialize(imported, FULL_BP, "test")
+    loading.initialize(imported, FULL_BP, ACTOR)
     with imported.connect() as conn:
         status = queries.dataset_status(conn)
         holdout = set(
@@ -94,40 +96,44 @@ def test_holdout_products_are_never_loaded(imported: Engine) -> None:
 
 
 def test_loads_are_idempotent(imported: Engine) -> None:
-    loading.initialize(imported, INITIAL_BP, "test")
+    loading.initialize(imported, INITIAL_BP, ACTOR)
     before = snapshot(imported)
-    again = loading.initialize(imported, INITIAL_BP, "test")
+    again = loading.initialize(imported, INITIAL_BP, ACTOR)
     assert again.rows == 0 and "Already initialized" in again.message
     assert snapshot(imported) == before
 
-    loading.load_next_batch(imported, BATCH_BP, "test", expected_bp=INITIAL_BP)
+    loading.load_next_batch(imported, BATCH_BP, ACTOR, expected_bp=INITIAL_BP)
     after_one = snapshot(imported)
-    stale = loading.load_next_batch(imported, BATCH_BP, "test", expected_bp=INITIAL_BP)
+    stale = loading.load_next_batch(imported, BATCH_BP, ACTOR, expected_bp=INITIAL_BP)
     assert stale.rows == 0 and "meanwhile" in stale.message
     assert snapshot(imported) == after_one
 
 
 def test_next_batch_before_initialize_is_refused(imported: Engine) -> None:
     with pytest.raises(LoadRefused, match="Initialize first"):
-        loading.load_next_batch(imported, BATCH_BP, "test")
+        loading.load_next_batch(imported, BATCH_BP, ACTOR)
 
 
 def test_loading_without_a_dataset_is_refused(engine: Engine) -> None:
     with pytest.raises(LoadRefused, match="No dataset"):
-        loading.initialize(engine, INITIAL_BP, "test")
+        loading.initialize(engine, INITIAL_BP, ACTOR)
 
 
 def test_reset_unloads_everything_and_is_recorded(imported: Engine) -> None:
-    loading.initialize(imported, INITIAL_BP, "test")
-    result = loading.reset(imported, "test")
+    loading.initialize(imported, INITIAL_BP, ACTOR)
+    result = loading.reset(imported, Actor.os_user())
     assert result.rows < 0 and loaded_ids(imported) == []
     assert snapshot(imported) == (0, 0, 2)
-    assert loading.initialize(imported, INITIAL_BP, "test").rows == -result.rows
+    with imported.connect() as conn:
+        history = queries.load_history_frame(conn)
+    # Each load names who asked for it.
+    assert history["triggered_by"].tolist() == ["local admin (local)", Actor.os_user().label]
+    assert loading.initialize(imported, INITIAL_BP, ACTOR).rows == -result.rows
 
 
 @pytest.mark.parametrize("guarded", [True, False], ids=["double-click", "two-batches"])
 def test_concurrent_loads_never_duplicate(imported: Engine, guarded: bool) -> None:
-    loading.initialize(imported, INITIAL_BP, "test")
+    loading.initialize(imported, INITIAL_BP, ACTOR)
     barrier = threading.Barrier(4)
     results: list[loading.LoadResult] = []
     errors: list[BaseException] = []
@@ -136,7 +142,9 @@ def test_concurrent_loads_never_duplicate(imported: Engine, guarded: bool) -> No
         barrier.wait()
         try:
             expected = INITIAL_BP if guarded else None
-            results.append(loading.load_next_batch(imported, BATCH_BP, "thread", expected))
+            results.append(
+                loading.load_next_batch(imported, BATCH_BP, Actor.schedule("thread"), expected)
+            )
         except BaseException as exc:  # collected and re-checked below
             errors.append(exc)
 
@@ -164,7 +172,7 @@ def test_concurrent_loads_never_duplicate(imported: Engine, guarded: bool) -> No
 def test_a_load_interrupted_midway_leaves_no_partial_batch(
     imported: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    loading.initialize(imported, INITIAL_BP, "test")
+    loading.initialize(imported, INITIAL_BP, ACTOR)
     before, ids_before = snapshot(imported), sorted(loaded_ids(imported))
 
     def crash(*_args: object) -> None:
@@ -172,17 +180,17 @@ def test_a_load_interrupted_midway_leaves_no_partial_batch(
 
     monkeypatch.setattr(loading, "_finish", crash)
     with pytest.raises(RuntimeError, match="power cut"):
-        loading.load_next_batch(imported, BATCH_BP, "test")
+        loading.load_next_batch(imported, BATCH_BP, ACTOR)
     assert snapshot(imported) == before
     assert sorted(loaded_ids(imported)) == ids_before
     monkeypatch.undo()
-    assert loading.load_next_batch(imported, BATCH_BP, "test").target_bp == INITIAL_BP + BATCH_BP
+    assert loading.load_next_batch(imported, BATCH_BP, ACTOR).target_bp == INITIAL_BP + BATCH_BP
 
 
 def test_an_import_waits_for_a_load_in_progress(
     imported: Engine, catalogue: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    loading.initialize(imported, INITIAL_BP, "test")
+    loading.initialize(imported, INITIAL_BP, ACTOR)
     real_finish = loading._finish
     inside = threading.Event()
 
@@ -192,12 +200,18 @@ def test_an_import_waits_for_a_load_in_progress(
         real_finish(*args)
 
     monkeypatch.setattr(loading, "_finish", slow_finish)
-    loader = threading.Thread(target=loading.load_next_batch, args=(imported, BATCH_BP, "t"))
+    loader = threading.Thread(target=loading.load_next_batch, args=(imported, BATCH_BP, ACTOR))
     loader.start()
     assert inside.wait(timeout=30)
     replacement = catalogue.assign(productid=catalogue["productid"] + 10**12)
     import_products(
-        imported, replacement, source="new", holdout_fraction=0.15, seed=3, replace=True
+        imported,
+        replacement,
+        source="new",
+        holdout_fraction=0.15,
+        seed=3,
+        actor=ACTOR,
+        replace=True,
     )
     loader.join(timeout=60)
     with imported.connect() as conn:
@@ -214,8 +228,8 @@ def test_text_with_carriage_returns_and_quotes_round_trips(
     odd = catalogue.copy()
     odd.loc[0, "designation"] = 'Lot "spécial"\rde 3, avec ; et \\ et \ttab'
     odd.loc[0, "description"] = "ligne 1\r\nligne 2\n\n<b>fin</b>"
-    import_products(engine, odd, source="odd", holdout_fraction=0.15, seed=3)
-    loading.initialize(engine, FULL_BP, "test")
+    import_products(engine, odd, source="odd", holdout_fraction=0.15, seed=3, actor=ACTOR)
+    loading.initialize(engine, FULL_BP, ACTOR)
     with engine.connect() as conn:
         found = queries.search_products(conn, text="spécial", scope="loaded").products
         found = (

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine
 
+from core.access import Actor
 from core.data import loading
 from core.data.store import import_products
 from core.inference_log import InferenceRecord, write_records
@@ -19,18 +20,31 @@ T0 = datetime(2026, 11, 27, 9, tzinfo=UTC)
 
 @pytest.fixture
 def loaded(engine: Engine, catalogue: pd.DataFrame) -> Engine:
-    import_products(engine, catalogue, source="test", holdout_fraction=0.15, seed=1)
-    loading.initialize(engine, 4_000, "test")  # 40 %
-    loading.load_next_batch(engine, 1_000, "test")  # +10 %
+    admin = Actor.local_admin()
+    import_products(engine, catalogue, source="test", holdout_fraction=0.15, seed=1, actor=admin)
+    loading.initialize(engine, 4_000, admin)  # 40 %
+    loading.load_next_batch(engine, 1_000, admin)  # +10 %
     return engine
 
 
 def log(engine: Engine, products: pd.DataFrame, codes, start: datetime) -> None:
-    write_records(engine, [
-        InferenceRecord(f"r{i}-{start:%H%M}", start + timedelta(seconds=i), p.designation,
-                        p.description, int(c), 0.8, 1, 2.0, "predict")
-        for i, (p, c) in enumerate(zip(products.itertuples(), codes, strict=True))
-    ])  # fmt: skip
+    write_records(
+        engine,
+        [
+            InferenceRecord(
+                f"r{i}-{start:%H%M}",
+                start + timedelta(seconds=i),
+                p.designation,
+                p.description,
+                int(c),
+                0.8,
+                1,
+                2.0,
+                "predict",
+            )
+            for i, (p, c) in enumerate(zip(products.itertuples(), codes, strict=True))
+        ],
+    )
 
 
 def test_the_reference_is_what_the_champion_saw(loaded: Engine) -> None:

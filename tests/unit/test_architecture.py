@@ -51,6 +51,9 @@ def test_app_is_importable_the_way_streamlit_runs_it(tmp_path: Path) -> None:
     )
     result = subprocess.run(
         [sys.executable, "-c", script, str(REPO_ROOT / "app")],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr

@@ -24,8 +24,16 @@ SERVICES = COMPOSE["services"]
 README = (REPO_ROOT / "README.md").read_text()
 PROJECT_IMAGE = "project image"  # how README's table names the image built from the repo
 REQUIRED_SERVICES = {
-    "postgres", "minio", "mlflow", "prefect", "worker", "api", "prometheus", "grafana", "app",
-}  # fmt: skip
+    "postgres",
+    "minio",
+    "mlflow",
+    "prefect",
+    "worker",
+    "api",
+    "prometheus",
+    "grafana",
+    "app",
+}
 SECRETS = [
     "POSTGRES_PASSWORD",
     "MINIO_ROOT_PASSWORD",
@@ -147,9 +155,11 @@ def _dockerfile(path: Path) -> list[tuple[str, str]]:
 
 BUILT = sorted(name for name, spec in SERVICES.items() if "build" in spec)
 DOCKERFILES = sorted(
-    {REPO_ROOT / spec["build"]["context"] / spec["build"]["dockerfile"] for spec in
-     (SERVICES[n] for n in BUILT)}
-)  # fmt: skip
+    {
+        REPO_ROOT / spec["build"]["context"] / spec["build"]["dockerfile"]
+        for spec in (SERVICES[n] for n in BUILT)
+    }
+)
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))

@@ -1,36 +1,86 @@
-"""The Docker backend of the service manager at its seam: a fake docker client, and a real one
-pointed at an engine that is not there."""
+"""The Docker backend of the service manager over the container engine's port (a fake engine), the
+SDK adapter's reading of the engine's inspect data, and the real SDK pointed at no engine."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from app.bootstrap import service_manager
 from app.managers.docker_services import DockerServiceManager, EngineUnreachable
 from app.managers.errors import NotFound
-from app.managers.services import service_manager
+from core.access import Actor
+from core.adapters.containers import DockerEngine, parse_container
 from core.settings import Settings
-from tests.fakes import FakeContainer, FakeDockerClient
+from tests.fakes import FakeContainerEngine
+
+ACTOR = Actor.local_admin()
+
+# `docker inspect` of a compose service's container, trimmed to what the adapter reads.
+INSPECTED: dict[str, Any] = {
+    "Name": "/rakuten-control-room-api-1",
+    "Config": {
+        "Labels": {
+            "com.docker.compose.project": "rakuten-control-room",
+            "com.docker.compose.service": "api",
+            "com.docker.compose.oneoff": "False",
+        }
+    },
+    "State": {
+        "Status": "running",
+        "Running": True,
+        "ExitCode": 0,
+        "Error": "",
+        "StartedAt": "2026-11-27T08:00:00.123456789Z",
+        "Health": {
+            "Status": "unhealthy",
+            "Log": [
+                {
+                    "Start": "2026-11-27T08:58:30.000000000Z",
+                    "End": "2026-11-27T08:58:30.050000000Z",
+                    "ExitCode": 0,
+                    "Output": "ok",
+                },
+                {
+                    "Start": "2026-11-27T08:59:00.100000000+00:00",
+                    "End": "2026-11-27T08:59:00.112500000+00:00",
+                    "ExitCode": 1,
+                    "Output": "first\nconnection refused\n",
+                },
+            ],
+        },
+    },
+    "NetworkSettings": {
+        "Ports": {
+            "8000/tcp": [
+                {"HostIp": "0.0.0.0", "HostPort": "18000"},
+                {"HostIp": "::", "HostPort": "18000"},
+            ],
+            "8001/tcp": None,  # exposed, not published
+            "9125/udp": [{"HostIp": "0.0.0.0", "HostPort": "9125"}],
+        }
+    },
+}
 
 
 @pytest.fixture
-def engine() -> FakeDockerClient:
-    return FakeDockerClient()
+def engine() -> FakeContainerEngine:
+    return FakeContainerEngine()
 
 
 @pytest.fixture
-def manager(engine: FakeDockerClient) -> DockerServiceManager:
-    return DockerServiceManager(engine.project, lambda: engine)
+def manager(engine: FakeContainerEngine) -> DockerServiceManager:
+    return DockerServiceManager(engine)
 
 
 def test_the_project_containers_in_start_order_with_health_latency_and_urls(
-    engine: FakeDockerClient, manager: DockerServiceManager
+    manager: DockerServiceManager,
 ) -> None:
-    other = FakeDockerClient("another-project")
-    engine.all.append(FakeContainer(other, "api", (18000,)))  # not ours: filtered out by label
     services = manager.services()
-    assert [s.name for s in services] == list(FakeDockerClient.SERVICES)
+    assert [s.name for s in services] == list(FakeContainerEngine.SERVICES)
     api = manager.service("api")
     assert (api.backend, api.status, api.healthy, api.reason) == ("docker", "running", True, "")
     assert api.url == "http://localhost:8000/docs" and api.title.startswith("Predictor API")
@@ -43,12 +93,12 @@ def test_the_project_containers_in_start_order_with_health_latency_and_urls(
 
 
 def test_a_stopped_or_unhealthy_container_says_why(
-    engine: FakeDockerClient, manager: DockerServiceManager
+    engine: FakeContainerEngine, manager: DockerServiceManager
 ) -> None:
-    engine.container("minio-init").set_exited(1)
+    engine.all["minio-init"].set_exited(1)
     assert manager.service("minio-init").reason == "exited (exit code 1)"
-    engine.container("api").set_exited(137)
-    engine.container("mlflow").set_running(healthy=False, output="first\nconnection refused\n")
+    engine.all["api"].set_exited(137)
+    engine.all["mlflow"].set_running(healthy=False, output="first\nconnection refused\n")
     api, mlflow = manager.service("api"), manager.service("mlflow")
     assert (api.status, api.healthy, api.reason, api.uptime_s) == (
         "exited",
@@ -60,25 +110,25 @@ def test_a_stopped_or_unhealthy_container_says_why(
 
 
 def test_start_stop_restart_and_logs(
-    engine: FakeDockerClient, manager: DockerServiceManager
+    engine: FakeContainerEngine, manager: DockerServiceManager
 ) -> None:
-    stopped = manager.stop("api")
+    stopped = manager.stop("api", ACTOR)
     assert stopped.status == "exited" and not stopped.healthy
-    starting = manager.start("api", wait=0)
+    starting = manager.start("api", ACTOR, wait=0)
     assert (starting.status, starting.healthy) == ("running", False)
     assert starting.reason == "health check not passed yet (starting)"
-    assert manager.restart("api", wait=5).healthy  # waits for the healthcheck to pass
-    assert engine.container("api").calls == ["stop", "start", "stop", "start"]
+    assert manager.restart("api", ACTOR, wait=5).healthy  # waits for the healthcheck to pass
+    assert engine.all["api"].calls == ["stop", "start", "stop", "start"]
     assert manager.logs("api", lines=3) == "api line 298\napi line 299\napi line 300\n"
 
 
 def test_an_unknown_service_names_the_known_ones(manager: DockerServiceManager) -> None:
     with pytest.raises(NotFound, match=r"No container for service 'nope'.*known: api, app"):
-        manager.stop("nope")
+        manager.stop("nope", ACTOR)
 
 
 def test_an_engine_that_stops_answering_is_reported_plainly(
-    engine: FakeDockerClient, manager: DockerServiceManager
+    engine: FakeContainerEngine, manager: DockerServiceManager
 ) -> None:
     assert manager.services()
     engine.down = True
@@ -86,11 +136,43 @@ def test_an_engine_that_stops_answering_is_reported_plainly(
         manager.services()
 
 
+def test_the_adapter_reads_the_engines_inspect_data() -> None:
+    found = parse_container(INSPECTED)
+    assert (found.service, found.status) == ("api", "running")
+    assert found.name == "rakuten-control-room-api-1"
+    assert found.started_at == datetime(2026, 11, 27, 8, 0, 0, 123456, tzinfo=UTC)
+    assert found.health == "unhealthy" and found.last_check is not None
+    assert found.last_check.elapsed_ms == pytest.approx(12.5)  # the last probe, not the first
+    assert found.last_check.output.endswith("connection refused\n")
+    assert found.ports == {8000: 18000}  # published TCP only
+    created = {"Status": "created", "StartedAt": "0001-01-01T00:00:00Z"}  # Docker's zero time
+    never = parse_container({"Name": "/x", "State": created})
+    assert (never.service, never.started_at, never.last_check, never.ports) == ("x", None, None, {})
+
+
+def test_the_adapter_asks_for_the_projects_own_containers_not_one_offs() -> None:
+    asked: dict[str, Any] = {}
+
+    class Containers:  # the one SDK call that selects containers, recorded
+        def list(self, **kwargs: Any) -> list[Any]:
+            asked.update(kwargs)
+            return []
+
+    client = type("Client", (), {"containers": Containers()})()
+    assert DockerEngine("p", client_factory=lambda: client).containers() == []
+    # `docker compose run` containers carry the same service label: they are not the service.
+    assert asked["filters"] == {
+        "label": ["com.docker.compose.project=p", "com.docker.compose.oneoff=False"]
+    }
+    assert asked["all"] is True  # stopped containers are services too
+
+
 def test_no_engine_at_all_is_reported_by_the_real_sdk(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'no-engine.sock'}")
-    manager = DockerServiceManager("rakuten-control-room", timeout=1)  # built without connecting
+    # Built without connecting: the first call reports it.
+    manager = DockerServiceManager(DockerEngine("rakuten-control-room", timeout=1))
     with pytest.raises(EngineUnreachable, match="RAKUTEN_MODE=local"):
         manager.services()
 
@@ -102,13 +184,3 @@ def test_the_settings_pick_the_backend(tmp_path: Path, monkeypatch: pytest.Monke
     assert stack.backend == "docker" and isinstance(stack, DockerServiceManager)
     assert stack.project == "p"
     assert local.backend == "local" and "api" in [s.name for s in local.services()]
-
-
-def test_one_off_containers_of_the_same_service_are_not_the_service(
-    engine: FakeDockerClient, manager: DockerServiceManager
-) -> None:
-    one_off = FakeContainer(engine, "app")  # `docker compose run app python -m core.cli …`
-    one_off.labels["com.docker.compose.oneoff"] = "True"
-    one_off.set_exited(1)
-    engine.all.append(one_off)
-    assert manager.service("app").healthy

@@ -38,12 +38,20 @@ def test_two_samples_of_the_same_distribution_are_not_flagged(
     summary, html = compute_drift(reference, sample(catalogue.iloc[5_000:7_000], 2), 0.3)
     assert summary.verdict == "no drift" and summary.drifted_columns == ()
     assert summary.drift_share == 0 and (summary.reference_rows, summary.current_rows) == (
-        5_000, 2_000,
-    )  # fmt: skip
+        5_000,
+        2_000,
+    )
     assert set(summary.scores) == {
-        "designation", "description", "confidence", "title_length", "title_words",
-        "digit_share", "upper_share", "predicted_code", "description_empty",
-    }  # fmt: skip
+        "designation",
+        "description",
+        "confidence",
+        "title_length",
+        "title_words",
+        "digit_share",
+        "upper_share",
+        "predicted_code",
+        "description_empty",
+    }
     assert html.lstrip().startswith("<!DOCTYPE html>") and "predicted_code" in html
 
 

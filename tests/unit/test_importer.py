@@ -30,8 +30,12 @@ LABELLED_GOOD = (
 def test_challenge_files_are_joined_on_their_index() -> None:
     frame = read_challenge_files(X_GOOD.encode(), Y_GOOD.encode())
     assert frame.columns.tolist() == [
-        "productid", "imageid", "designation", "description", "prdtypecode",
-    ]  # fmt: skip
+        "productid",
+        "imageid",
+        "designation",
+        "description",
+        "prdtypecode",
+    ]
     assert frame["prdtypecode"].tolist() == [10, 2280, 2583]
     assert frame["productid"].dtype == "int64"
     assert frame.loc[0, "description"] == ""
@@ -60,39 +64,56 @@ def _labelled(*rows: str, header: str = "designation,description,productid,image
     [
         pytest.param(
             _labelled("Livre,,1,1,10", header="designation,description,imageid,prdtypecode"),
-            "missing column(s) productid", None, id="missing-column",
+            "missing column(s) productid",
+            None,
+            id="missing-column",
         ),
         pytest.param(
             _labelled("Livre,,1,1,10", "Console,,2,2,1234"),
-            "unknown prdtypecode 1234", 2, id="unknown-code",
+            "unknown prdtypecode 1234",
+            2,
+            id="unknown-code",
         ),
         pytest.param(
             _labelled("Livre,,1,1,10", "Console,,2,2,60", "Jeu,,1,3,40"),
-            "duplicated productid 1 (again at row 3)", 1, id="duplicated-productid",
+            "duplicated productid 1 (again at row 3)",
+            1,
+            id="duplicated-productid",
         ),
         pytest.param(
             _labelled("Livre,,1,1,10", "  ,texte,2,2,60"),
-            "empty designation", 2, id="empty-designation",
+            "empty designation",
+            2,
+            id="empty-designation",
         ),
         pytest.param(
             _labelled("Livre,,1,1,10", "Caf\xe9,,2,2,60").replace(b"\xc3\xa9", b"\xe9"),
-            "line 3: not valid UTF-8 (byte 0xe9)", None, id="not-utf8",
+            "line 3: not valid UTF-8 (byte 0xe9)",
+            None,
+            id="not-utf8",
         ),
         pytest.param(
-            _labelled("Livre,,abc,1,10"), "productid 'abc' is not an integer", 1, id="bad-id",
+            _labelled("Livre,,abc,1,10"),
+            "productid 'abc' is not an integer",
+            1,
+            id="bad-id",
         ),
         pytest.param(
-            _labelled("Livre,,1,1,10.5"), "prdtypecode '10.5' is not an integer", 1,
+            _labelled("Livre,,1,1,10.5"),
+            "prdtypecode '10.5' is not an integer",
+            1,
             id="fractional-code",
         ),
         pytest.param(b"", "is empty", None, id="empty-file"),
         pytest.param(_labelled(), "has no products (only a header)", None, id="header-only"),
         pytest.param(
             _labelled("Livre,,99999999999999999999,1,10"),
-            "productid '99999999999999999999' is not an integer (64-bit)", 1, id="id-overflow",
+            "productid '99999999999999999999' is not an integer (64-bit)",
+            1,
+            id="id-overflow",
         ),
     ],
-)  # fmt: skip
+)
 def test_bad_labelled_files_are_refused_naming_problem_and_row(
     content: bytes, problem: str, row: int | None
 ) -> None:
@@ -130,23 +151,31 @@ def test_large_ids_are_kept_exactly() -> None:
     ("x", "y", "message"),
     [
         pytest.param(
-            X_GOOD, ",prdtypecode\n0,10\n1,77\n2,2583\n",
-            "Y_train_CVw08PX.csv, row 2: unknown prdtypecode 77", id="unknown-code-in-y",
+            X_GOOD,
+            ",prdtypecode\n0,10\n1,77\n2,2583\n",
+            "Y_train_CVw08PX.csv, row 2: unknown prdtypecode 77",
+            id="unknown-code-in-y",
         ),
         pytest.param(
-            X_GOOD, ",prdtypecode\n0,10\n0,2280\n2,2583\n",
-            "Y_train_CVw08PX.csv, row 1: index 0 appears more than once", id="duplicated-y-index",
+            X_GOOD,
+            ",prdtypecode\n0,10\n0,2280\n2,2583\n",
+            "Y_train_CVw08PX.csv, row 1: index 0 appears more than once",
+            id="duplicated-y-index",
         ),
         pytest.param(
-            X_GOOD.replace("\n2,Piscine", "\n1,Piscine"), Y_GOOD,
-            "X_train_update.csv, row 2: index 1 appears more than once", id="duplicated-x-index",
+            X_GOOD.replace("\n2,Piscine", "\n1,Piscine"),
+            Y_GOOD,
+            "X_train_update.csv, row 2: index 1 appears more than once",
+            id="duplicated-x-index",
         ),
         pytest.param(
-            ",designation,description,productid,prdtypecode\n0,Livre,,1,10\n", Y_GOOD,
-            "X_train_update.csv: already has a prdtypecode column", id="labelled-file-as-x",
+            ",designation,description,productid,prdtypecode\n0,Livre,,1,10\n",
+            Y_GOOD,
+            "X_train_update.csv: already has a prdtypecode column",
+            id="labelled-file-as-x",
         ),
     ],
-)  # fmt: skip
+)
 def test_challenge_pair_problems_name_the_right_file(x: str, y: str, message: str) -> None:
     with pytest.raises(DataValidationError) as caught:
         read_challenge_files(x.encode(), y.encode())
@@ -163,43 +192,59 @@ BIG = "A" * 5_000_000  # stands for the 30 MB cell of the probe; a message must 
     [
         pytest.param(
             _labelled("Livre,,1,1,10", "Jeu\x00 vidéo,,2,2,40"),
-            "designation contains a NUL byte", 2, id="nul-in-designation",
+            "designation contains a NUL byte",
+            2,
+            id="nul-in-designation",
         ),
         pytest.param(
             _labelled('Livre,"texte\x00caché",1,1,10'),
-            "description contains a NUL byte", 1, id="nul-in-quoted-description",
+            "description contains a NUL byte",
+            1,
+            id="nul-in-quoted-description",
         ),
         pytest.param(
             _labelled("Livre,,1,1,10", "Jeu,,2\x003,2,40"),
-            "productid contains a NUL byte", 2, id="nul-in-id",  # today: silently read as 2
+            "productid contains a NUL byte",
+            2,
+            id="nul-in-id",  # today: silently read as 2
         ),
         pytest.param(
-            _labelled("Livre,,1,1,10", header="designation,descrip\x00tion,productid,imageid,"
-                      "prdtypecode"),
-            "the header contains a NUL byte", None, id="nul-in-header",
+            _labelled(
+                "Livre,,1,1,10", header="designation,descrip\x00tion,productid,imageid,prdtypecode"
+            ),
+            "the header contains a NUL byte",
+            None,
+            id="nul-in-header",
         ),
         pytest.param(
             _labelled("Livre,,1,1,10", f"{'x' * 1_001},,2,2,40"),
-            "designation has 1,001 characters, more than the 1,000 the API accepts", 2,
+            "designation has 1,001 characters, more than the 1,000 the API accepts",
+            2,
             id="designation-over-the-api-limit",
         ),
         pytest.param(
             _labelled(f"Livre,{'x' * 50_001},1,1,10"),
-            "description has 50,001 characters, more than the 50,000 the API accepts", 1,
+            "description has 50,001 characters, more than the 50,000 the API accepts",
+            1,
             id="description-over-the-api-limit",
         ),
         pytest.param(
             _labelled(f"Livre,{BIG},1,1,10"),
-            "description has 5,000,000 characters", 1, id="huge-description",
+            "description has 5,000,000 characters",
+            1,
+            id="huge-description",
         ),
         pytest.param(
-            _labelled("Livre,,1,1,10", header="designation,description,productid,imageid,"
-                      "prdtypecode,designation"),
-            "column designation appears more than once in the header (columns 1 and 6)", None,
+            _labelled(
+                "Livre,,1,1,10",
+                header="designation,description,productid,imageid,prdtypecode,designation",
+            ),
+            "column designation appears more than once in the header (columns 1 and 6)",
+            None,
             id="duplicated-header",
         ),
     ],
-)  # fmt: skip
+)
 def test_hostile_labelled_files_are_refused_naming_column_and_row(
     content: bytes, problem: str, row: int | None
 ) -> None:
@@ -237,17 +282,21 @@ def test_a_duplicated_column_of_the_labels_file_is_refused() -> None:
         pytest.param(_labelled(f"Livre,,1,1,{BIG}").decode(), None, id="huge-code"),
         pytest.param(
             _labelled("Livre,,1,1,10", header=f"designation,{BIG},imageid,prdtypecode").decode(),
-            None, id="huge-header-name",
+            None,
+            id="huge-header-name",
         ),
         pytest.param(
-            X_GOOD.replace("\n2,Piscine", f"\n{BIG},Piscine"), Y_GOOD, id="huge-index-no-label",
+            X_GOOD.replace("\n2,Piscine", f"\n{BIG},Piscine"),
+            Y_GOOD,
+            id="huge-index-no-label",
         ),
         pytest.param(
             X_GOOD.replace("\n0,Olivia", f"\n{BIG},Olivia").replace("\n1,Journal", f"\n{BIG},J"),
-            Y_GOOD, id="huge-duplicated-index",
+            Y_GOOD,
+            id="huge-duplicated-index",
         ),
     ],
-)  # fmt: skip
+)
 def test_a_refusal_never_prints_a_huge_cell(x: str, y: str | None) -> None:
     with pytest.raises(DataValidationError) as caught:
         if y is None:

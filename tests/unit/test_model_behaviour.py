@@ -108,9 +108,16 @@ def test_input_without_the_text_columns_is_refused(model: FitResult) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("c", 0), ("c", -1), ("max_features", 10), ("word_ngram_max", 4), ("max_iter", 1),
-     ("classifier", "random_forest"), ("min_df", 0)],
-)  # fmt: skip
+    [
+        ("c", 0),
+        ("c", -1),
+        ("max_features", 10),
+        ("word_ngram_max", 4),
+        ("max_iter", 1),
+        ("classifier", "random_forest"),
+        ("min_df", 0),
+    ],
+)
 def test_out_of_range_hyperparameters_are_refused(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=field):
         TrainConfig(**{field: value})

@@ -8,7 +8,7 @@ import pytest
 from prometheus_client import generate_latest
 
 from api.metrics import ApiMetrics
-from core.service_metrics import parse_scrape, window_stats
+from core.service_metrics import health_from_scrapes, parse_scrape, window_stats
 
 T0 = datetime(2026, 11, 27, 9, tzinfo=UTC)
 
@@ -44,3 +44,18 @@ def test_no_traffic_and_a_restarted_api() -> None:
     restarted.requests.labels("/predict", "POST", "200").inc(4)
     after_restart = window_stats(scrape(busy, 0), scrape(restarted, 2))
     assert after_restart.request_rate == pytest.approx(2.0)  # counts from zero again
+
+
+def test_health_from_consecutive_scrapes() -> None:
+    metrics = ApiMetrics()
+    first = scrape(metrics, 0)
+    assert health_from_scrapes([first]).points == ()  # a rate needs two reads
+    metrics.requests.labels("/predict", "POST", "200").inc(10)
+    metrics.predictions.labels("10", "Used books").inc(10)
+    second = scrape(metrics, 5)
+    metrics.requests.labels("/predict", "POST", "500").inc(5)
+    health = health_from_scrapes([first, second, scrape(metrics, 10)])
+    assert [p.at for p in health.points] == [T0 + timedelta(seconds=5), T0 + timedelta(seconds=10)]
+    assert [p.request_rate for p in health.points] == [2.0, 1.0]
+    assert [p.error_rate for p in health.points] == [0.0, 1.0]
+    assert health.predictions == {"Used books": 10} and health.prometheus_url is None

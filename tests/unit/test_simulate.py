@@ -11,8 +11,10 @@ from core.simulate import NEW_WORDS, SUMMER_CODES, simulated_traffic
 def test_no_drift_draws_holdout_products(catalogue: pd.DataFrame) -> None:
     traffic = simulated_traffic(catalogue, 500, "none", seed=1)
     assert len(traffic) == 500 and list(traffic.columns) == [
-        "designation", "description", "prdtypecode",
-    ]  # fmt: skip
+        "designation",
+        "description",
+        "prdtypecode",
+    ]
     assert set(traffic.designation) <= set(catalogue.designation)
     assert traffic.equals(simulated_traffic(catalogue, 500, "none", seed=1))  # repeatable
 

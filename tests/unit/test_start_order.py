@@ -21,9 +21,12 @@ def slow_server(name: str, port: int, delay: float) -> ServiceSpec:
         f"http.server.test(http.server.SimpleHTTPRequestHandler, port={port}, bind='127.0.0.1')"
     )
     return ServiceSpec(
-        name, f"Server {name}", [sys.executable, "-c", script],
-        url=f"http://127.0.0.1:{port}", health_url=f"http://127.0.0.1:{port}/",
-    )  # fmt: skip
+        name,
+        f"Server {name}",
+        [sys.executable, "-c", script],
+        url=f"http://127.0.0.1:{port}",
+        health_url=f"http://127.0.0.1:{port}/",
+    )
 
 
 def client(name: str, port: int, needs: tuple[str, ...]) -> ServiceSpec:
@@ -72,8 +75,12 @@ def test_starting_a_dependent_alone_is_refused_while_its_dependency_is_down(supe
 
 
 def test_a_dependency_that_dies_leaves_its_dependents_unstarted(supervisor) -> None:
-    dead = ServiceSpec("server", "Server", [sys.executable, "-c", "raise SystemExit('no db')"],
-                       health_url=f"http://127.0.0.1:{free_port()}/")  # fmt: skip
+    dead = ServiceSpec(
+        "server",
+        "Server",
+        [sys.executable, "-c", "raise SystemExit('no db')"],
+        health_url=f"http://127.0.0.1:{free_port()}/",
+    )
     stack = supervisor(dead, client("worker", free_port(), ("server",)))
     with pytest.raises(SupervisorError, match=r"(?s)server exited.*no db.*Not started.*worker"):
         stack.start_in_order(["worker"])
@@ -83,9 +90,10 @@ def test_a_dependency_that_dies_leaves_its_dependents_unstarted(supervisor) -> N
 def test_independent_services_of_one_wave_start_side_by_side(supervisor) -> None:
     ports = free_port(), free_port()
     stack = supervisor(
-        slow_server("a", ports[0], delay=1.0), slow_server("b", ports[1], delay=1.0),
+        slow_server("a", ports[0], delay=1.0),
+        slow_server("b", ports[1], delay=1.0),
         client("c", ports[0], ("a", "b")),
-    )  # fmt: skip
+    )
     assert stack.start_order(["c", "b"]) == [["a", "b"], ["c"]]
     assert stack.start_order(["b"]) == [["b"]]
 

@@ -23,10 +23,13 @@ def http_service(port: int) -> ServiceSpec:
         "import time; time.sleep(600)"
     )
     return ServiceSpec(
-        "web", "Test web server", [sys.executable, "-c", script],
-        url=f"http://127.0.0.1:{port}", health_url=f"http://127.0.0.1:{port}/",
+        "web",
+        "Test web server",
+        [sys.executable, "-c", script],
+        url=f"http://127.0.0.1:{port}",
+        health_url=f"http://127.0.0.1:{port}/",
         setting="RAKUTEN_TEST_PORT",
-    )  # fmt: skip
+    )
 
 
 def children(pid: int) -> list[int]:
@@ -67,8 +70,12 @@ def test_a_taken_port_is_refused_with_the_setting_to_change(tmp_path: Path) -> N
 
 
 def test_a_service_that_dies_reports_its_log(tmp_path: Path) -> None:
-    spec = ServiceSpec("bad", "Crashing", [sys.executable, "-c", "raise SystemExit('boom')"],
-                       health_url="http://127.0.0.1:1/")  # fmt: skip
+    spec = ServiceSpec(
+        "bad",
+        "Crashing",
+        [sys.executable, "-c", "raise SystemExit('boom')"],
+        health_url="http://127.0.0.1:1/",
+    )
     supervisor = Supervisor(tmp_path, [spec])
     supervisor.start("bad")
     with pytest.raises(SupervisorError, match="(?s)bad exited.*boom"):
@@ -89,9 +96,11 @@ def test_local_services_follow_the_settings(tmp_path: Path) -> None:
     assert "--port" in mlflow.command and "5123" in mlflow.command
     assert str(tmp_path / "mlflow" / "mlflow.db") in " ".join(mlflow.command)
     remote = Settings(
-        var_dir=tmp_path, mlflow_tracking_uri="http://mlflow:5000",
-        prefect_api_url="http://prefect:4200/api", api_url="http://api:8000",
-    )  # fmt: skip
+        var_dir=tmp_path,
+        mlflow_tracking_uri="http://mlflow:5000",
+        prefect_api_url="http://prefect:4200/api",
+        api_url="http://api:8000",
+    )
     assert [s.name for s in local_services(remote)] == ["worker", "app"]
     assert all(
         s.env["PREFECT_API_URL"] == "http://prefect:4200/api" for s in local_services(remote)

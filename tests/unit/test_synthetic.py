@@ -63,9 +63,16 @@ def test_full_size_has_exact_real_counts() -> None:
 
 @pytest.mark.parametrize(
     ("n_rows", "clamped"),
-    [(MIN_ROWS, True), (400, True), (1_000, False), (SMALL, False), (12_345, False),
-     (FULL_SIZE, False), (200_000, False)],
-)  # fmt: skip
+    [
+        (MIN_ROWS, True),
+        (400, True),
+        (1_000, False),
+        (SMALL, False),
+        (12_345, False),
+        (FULL_SIZE, False),
+        (200_000, False),
+    ],
+)
 def test_class_counts_proportional_and_exact_total(n_rows: int, clamped: bool) -> None:
     counts = class_counts(n_rows)
     assert list(counts) == list(CODES)

@@ -1,0 +1,71 @@
+"""InferenceManager: the inference log and the feedback given on it."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+
+import pandas as pd
+
+from app.managers.database import Database
+from app.managers.errors import Rejected
+from core import inference_log
+from core.access import Actor
+from core.inference_log import FeedbackAccuracy
+
+log = logging.getLogger(__name__)
+
+
+class InferenceManager:
+    """Reads the predictions the API logged and records feedback on them."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def predictions(
+        self,
+        *,
+        code: int | None = None,
+        search: str = "",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 500,
+    ) -> pd.DataFrame:
+        """The inference log, newest first, with the true category where feedback was given."""
+        return self._db.read(
+            lambda conn: inference_log.history(
+                conn, code=code, search=search, since=since, until=until, limit=limit
+            )
+        )
+
+    def wait_until_logged(self, request_id: str, timeout: float = 1.5) -> bool:
+        """Wait (briefly) for the API's buffered write of a prediction; False if it is not there.
+
+        The page calls this after a prediction, so that the history it shows includes it.
+        """
+        deadline = time.monotonic() + timeout
+        while not self._db.read(lambda conn: inference_log.is_logged(conn, request_id)):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    def feedback_accuracy(self, since: datetime | None = None) -> FeedbackAccuracy:
+        """Live accuracy from the feedback given so far."""
+        return self._db.read(lambda conn: inference_log.feedback_accuracy(conn, since=since))
+
+    def record_feedback(self, request_id: str, true_code: int, actor: Actor) -> None:
+        """Mark the true category of a prediction (replaces an earlier mark)."""
+        try:
+            self._db.write(
+                lambda engine: inference_log.record_feedback(engine, request_id, true_code)
+            )
+        except ValueError as exc:
+            raise Rejected(str(exc)) from exc
+        # The feedback table has no column for who marked it yet: the log keeps it meanwhile.
+        log.info("%s marked %s as %s", actor.label, request_id, true_code)
+
+    def prediction_count(self, since: datetime | None = None) -> int:
+        """How many predictions the inference log holds (since a time)."""
+        return self._db.read(lambda conn: inference_log.prediction_count(conn, since))

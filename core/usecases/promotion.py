@@ -1,0 +1,92 @@
+"""Changing the champion and having it served: the Training page's buttons and the train flow.
+
+A promotion or rollback moves the registry's alias (through the gate and the promotion log, see
+:mod:`core.promotion`), then asks the predictor API to reload so the new champion answers the next
+request instead of the one after the API's next alias check. Asking never fails the change: the
+API follows the alias on its own anyway; the answer is reported as a sentence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from core import promotion
+from core.access import Actor
+from core.adapters.errors import AdapterError
+from core.adapters.model_store import ModelStore
+from core.adapters.predictor import Predictor
+from core.promotion import Promotion
+
+
+@dataclass(frozen=True, slots=True)
+class ChampionChange:
+    """A change of champion and what the API said when asked to serve it."""
+
+    promotion: Promotion
+    serving: str  # one sentence: "The API now serves v3.", or why it does not yet
+
+
+def promote_and_serve(
+    store: ModelStore,
+    predictor: Predictor,
+    engine: Engine,
+    version: int,
+    actor: Actor,
+    *,
+    margin: float,
+    force_reason: str | None = None,
+) -> ChampionChange:
+    """Make ``version`` champion through the gate (or forced with a reason), then serve it.
+
+    Args:
+        store: The registry.
+        predictor: The API to ask for a reload.
+        engine: The control room's database (the promotion log).
+        version: The candidate.
+        actor: Who promotes (the log's ``triggered_by``).
+        margin: The gate's tolerance below the champion's score.
+        force_reason: Promote even if the gate refuses, for this written reason.
+
+    Returns:
+        The promotion and what the API serves now.
+
+    Raises:
+        PromotionRefused: The gate refused and no reason was given, or the version is unknown.
+    """
+    done = promotion.promote(
+        engine, store, version, margin=margin, actor=actor, force_reason=force_reason
+    )
+    return ChampionChange(done, _ask_to_serve(predictor, done.to_version))
+
+
+def rollback_and_serve(
+    store: ModelStore, predictor: Predictor, engine: Engine, actor: Actor
+) -> ChampionChange:
+    """Give the champion alias back to the previous champion, then serve it.
+
+    Args:
+        store: The registry.
+        predictor: The API to ask for a reload.
+        engine: The control room's database (the promotion log).
+        actor: Who rolls back (the log's ``triggered_by``).
+
+    Returns:
+        The rollback and what the API serves now.
+
+    Raises:
+        PromotionRefused: No earlier champion, or the alias was moved outside the control room.
+    """
+    done = promotion.rollback(engine, store, actor=actor)
+    return ChampionChange(done, _ask_to_serve(predictor, done.to_version))
+
+
+def _ask_to_serve(predictor: Predictor, version: int) -> str:
+    try:
+        served = predictor.reload()
+    except AdapterError as exc:
+        return f"The API did not reload ({exc}); it checks the alias on its own."
+    if served.version == version:
+        return f"The API now serves v{version}."
+    return f"The API still serves v{served.version}: {served.last_error or 'it will switch soon'}."
