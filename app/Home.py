@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.bootstrap import get_managers
+from app.bootstrap import get_managers, require_identity
 from app.components.infrastructure import render_links, services_card
 from app.components.navigation import lifecycle_links
 from app.components.status import (
@@ -23,6 +23,7 @@ from core.drift_store import DriftCheck
 st.set_page_config(
     page_title="Rakuten MLOps Control Room", page_icon=":material/hub:", layout="wide"
 )
+require_identity()  # who-am-I in the sidebar; stops when nobody may act yet
 managers = get_managers()
 dataset, registry, prefect = managers.dataset, managers.registry, managers.prefect
 predictions = managers.predictions

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import streamlit as st
 from pydantic import ValidationError
+from streamlit import config
 
+from app.components.identity import identity_sidebar
 from app.managers.database import Database
 from app.managers.dataset import DatasetManager
 from app.managers.docker_services import DockerServiceManager
@@ -18,13 +23,15 @@ from app.managers.predictions import PredictionManager
 from app.managers.prometheus import PrometheusManager
 from app.managers.registry import RegistryManager
 from app.managers.services import LocalServiceManager, ServiceManager
-from core.access import Actor
+from core.access import Actor, AuditLog, Role
+from core.access.audit_store import SqlAuditLog
 from core.adapters.containers import DockerEngine
 from core.adapters.flows import PrefectRest
 from core.adapters.model_store import model_store
 from core.adapters.predictor import HttpPredictor
 from core.adapters.prometheus import PrometheusHttp
 from core.db.engine import make_engine
+from core.identity import SessionIdentity, read_identity_provider, resolve_session
 from core.local_stack import local_services
 from core.settings import Settings, describe_settings_error, get_settings
 from core.supervisor import Supervisor
@@ -54,6 +61,8 @@ def _build() -> Managers:
     store = model_store(settings.mlflow_tracking_uri, "app")
     predictor = HttpPredictor(settings.api_url, settings.api_token)
     database = Database(engine)
+    audit = SqlAuditLog(engine)  # the managers without a database of their own write here
+    batch_size = min(100, settings.api_batch_limit)
     return Managers(
         settings=settings,
         dataset=DatasetManager(database, settings),
@@ -61,19 +70,21 @@ def _build() -> Managers:
         drift=DriftManager(database, settings.var_dir / "drift"),
         experiments=ExperimentsManager(store),
         registry=RegistryManager(store, predictor, engine, settings.promotion_margin),
-        prefect=PrefectManager(PrefectRest(settings.prefect_api_url)),
-        predictions=PredictionManager(predictor, batch_size=min(100, settings.api_batch_limit)),
-        services=service_manager(settings),
-        local_services=local_service_manager(settings) if settings.mode == "stack" else None,
+        prefect=PrefectManager(PrefectRest(settings.prefect_api_url), audit),
+        predictions=PredictionManager(predictor, batch_size=batch_size, audit=audit),
+        services=service_manager(settings, audit),
+        local_services=(
+            local_service_manager(settings, audit) if settings.mode == "stack" else None
+        ),
         prometheus=prometheus_manager(settings),
     )
 
 
-def service_manager(settings: Settings) -> ServiceManager:
+def service_manager(settings: Settings, audit: AuditLog | None = None) -> ServiceManager:
     """The backend the settings ask for: containers in stack mode, processes in local mode."""
     if settings.mode == "stack":
-        return DockerServiceManager(DockerEngine(settings.compose_project))
-    return local_service_manager(settings)
+        return DockerServiceManager(DockerEngine(settings.compose_project), audit)
+    return local_service_manager(settings, audit)
 
 
 def prometheus_manager(settings: Settings) -> PrometheusManager | None:
@@ -82,7 +93,7 @@ def prometheus_manager(settings: Settings) -> PrometheusManager | None:
     return PrometheusManager(PrometheusHttp(url)) if url else None
 
 
-def local_service_manager(settings: Settings) -> LocalServiceManager:
+def local_service_manager(settings: Settings, audit: AuditLog | None = None) -> LocalServiceManager:
     """Local mode's services, through the same PID files and logs as ``make run``; a tool it does
     not run keeps the link to its configured URL (e.g. a remote MLflow)."""
     mlflow = settings.mlflow_tracking_uri
@@ -92,16 +103,66 @@ def local_service_manager(settings: Settings) -> LocalServiceManager:
         "api": f"{settings.api_url.rstrip('/')}/docs",
         "prometheus": settings.prometheus_url,
     }
-    return LocalServiceManager(Supervisor(settings.var_dir, local_services(settings)), configured)
+    supervisor = Supervisor(settings.var_dir, local_services(settings))
+    return LocalServiceManager(supervisor, configured, audit)
+
+
+def listening_address() -> str:
+    """Where people can reach this server (``""``: every interface, Streamlit's default).
+
+    In the stack the app listens on 0.0.0.0 inside its container, but compose publishes its port
+    on the host's 127.0.0.1 only (``RAKUTEN_APP_PUBLISHED_ADDRESS`` says so): that is what counts.
+    """
+    if published := get_managers().settings.app_published_address:
+        return published
+    # Through the config module, which AppTest patches (st.get_option is bound at import).
+    address = config.get_option("server.address")
+    if not address and config.get_option("global.appTest"):
+        return "127.0.0.1"  # AppTest serves no network; a test sets server.address to say otherwise
+    return str(address or "")
+
+
+def signed_in_role(claims: Mapping[str, Any]) -> Role:
+    """The role of a signed-in person: the one place that decides it, from the ID token's claims
+    and the role assignments; with neither, ``RAKUTEN_DEFAULT_ROLE``."""
+    return Role(get_managers().settings.default_role)
+
+
+def session_identity() -> SessionIdentity:
+    """Who this session acts as, from the secrets files Streamlit reads and ``st.user``."""
+    files = [Path(path) for path in config.get_option("secrets.files")]
+    provider = read_identity_provider(files)
+    user = st.user.to_dict() if provider.configured else {}
+    claims = user if user.get("is_logged_in") else None  # the ID token's claims
+    return resolve_session(provider, listening_address(), claims, signed_in_role)
+
+
+def require_identity() -> Actor:
+    """Show who is using the app in the sidebar, and stop the page while nobody may act: the app
+    refuses a wide address without an identity provider, and asks to sign in when there is one."""
+    identity = session_identity()
+    identity_sidebar(identity)
+    return _actor_or_stop(identity)
 
 
 def current_actor() -> Actor:
     """Who is using this session: every state-changing manager method is given it.
 
     Without an identity provider the control room is one person on one machine (it listens on
-    127.0.0.1 only), and that person is the local admin.
+    127.0.0.1 only), and that person is the local admin; with one, the signed-in person. A page
+    that acts before anyone may (see :func:`require_identity`) is stopped here.
     """
-    return Actor.local_admin()
+    identity = session_identity()
+    if identity.actor is None:
+        st.error(identity.refusal or "Sign in to use the control room.")
+    return _actor_or_stop(identity)
+
+
+def _actor_or_stop(identity: SessionIdentity) -> Actor:
+    if identity.actor is None:
+        st.stop()
+        raise RuntimeError("st.stop() returned")  # it raises; this keeps type checkers honest
+    return identity.actor
 
 
 def get_managers() -> Managers:

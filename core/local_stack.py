@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from core.identity import binding_refusal, read_identity_provider, secrets_files
 from core.runtime_files import make_private, private_umask
 from core.settings import REPO_ROOT, Settings, get_settings
 from core.supervisor import ServiceSpec, Supervisor, SupervisorError
@@ -121,6 +122,7 @@ def local_services(settings: Settings) -> list[ServiceSpec]:
                 after=("mlflow",),  # so it serves the champion from its first request
             )
         )
+    app_url = app_address_url(settings)
     specs.append(
         ServiceSpec(
             "app",
@@ -132,18 +134,38 @@ def local_services(settings: Settings) -> list[ServiceSpec]:
                 "--server.port",
                 str(settings.app_port),
                 "--server.address",
-                "127.0.0.1",
+                settings.app_address,
                 "--server.headless",
                 "true",
             ],
-            url=f"http://127.0.0.1:{settings.app_port}",
-            health_url=f"http://127.0.0.1:{settings.app_port}/_stcore/health",
+            url=app_url,
+            health_url=f"{app_url}/_stcore/health",
             env=env,
             setting="RAKUTEN_APP_PORT",
             after=("mlflow", "prefect"),  # its first page reads both
         )
     )
     return specs
+
+
+def app_address_url(settings: Settings) -> str:
+    """Where this machine reaches the app: loopback when it listens on every interface."""
+    host = settings.app_address
+    if host in {"0.0.0.0", "::"}:
+        host = "127.0.0.1"
+    elif ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    return f"http://{host}:{settings.app_port}"
+
+
+def app_refusal(
+    settings: Settings, project_dir: Path = REPO_ROOT, home: Path | None = None
+) -> str | None:
+    """Why the app may not start on ``RAKUTEN_APP_ADDRESS``, or None (see
+    :func:`core.identity.binding_refusal`); reads the secrets files the app will read (it is
+    started from the repository, ``project_dir``)."""
+    files = secrets_files(project_dir, project_dir / "app" / "Home.py", home)
+    return binding_refusal(settings.app_address, read_identity_provider(files))
 
 
 def _local_token(var: Path) -> str:
@@ -167,7 +189,7 @@ def run(settings: Settings, supervisor: Supervisor) -> None:
         for name in names:
             status = supervisor.status(name)
             log.info("  %-40s %s", status.title, status.url or f"pid {status.pid}")
-        log.info("Control room: http://127.0.0.1:%s  (Ctrl-C stops everything)", settings.app_port)
+        log.info("Control room: %s  (Ctrl-C stops everything)", app_address_url(settings))
         _watch(supervisor, names)
     except KeyboardInterrupt:
         log.info("Stopping…")
@@ -232,6 +254,10 @@ def _command(parser: argparse.ArgumentParser, args: argparse.Namespace, settings
         parser.error(
             f"unknown service(s) {', '.join(unknown)}; known: {', '.join(supervisor.specs)}"
         )
+    starts_app = args.command == "run" or (args.command == "up" and "app" in names)
+    if starts_app and (refusal := app_refusal(settings)):
+        log.error("%s", refusal)  # before anything starts: nothing to stop
+        return 2
     if args.command == "run":
         run(settings, supervisor)
     elif args.command == "up":

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 import pandas as pd
 from sqlalchemy import Connection, Engine, insert, select, text, update
 
-from core.access import Actor
+from core.access import Action, Actor, audited, checks
+from core.access.audit_store import SqlAuditLog
 from core.adapters.model_store import ModelStore
 from core.db.tables import promotion_log
 from core.registry import CHALLENGER, CHAMPION, GateVerdict, champion, gate
@@ -34,6 +35,7 @@ class Promotion:
     reason: str
 
 
+@checks(Action.PROMOTE, Action.FORCE_PROMOTE)
 def promote(
     engine: Engine,
     store: ModelStore,
@@ -59,7 +61,27 @@ def promote(
     Raises:
         PromotionRefused: Unknown version, the gate failed and no reason was given, or a forced
             promotion without a written reason.
+        PermissionDenied: ``actor`` may not promote (or force); the alias is not moved.
     """
+    action = promote_action(force_reason)
+    params = {"version": version, "force_reason": force_reason}
+    with audited(SqlAuditLog(engine), actor, action, target=f"v{version}", params=params):
+        return _promote(engine, store, version, margin, actor, force_reason)
+
+
+def promote_action(force_reason: str | None) -> Action:
+    """A forced promotion needs more than one through the gate."""
+    return Action.PROMOTE if force_reason is None else Action.FORCE_PROMOTE
+
+
+def _promote(
+    engine: Engine,
+    store: ModelStore,
+    version: int,
+    margin: float,
+    actor: Actor,
+    force_reason: str | None,
+) -> Promotion:
     if force_reason is not None and not force_reason.strip():
         raise PromotionRefused("A forced promotion needs a written reason.")
     with engine.begin() as conn:
@@ -87,6 +109,7 @@ def promote(
     return Promotion(action, from_version, version, reason)
 
 
+@checks(Action.ROLLBACK)
 def rollback(engine: Engine, store: ModelStore, *, actor: Actor) -> Promotion:
     """Give the champion alias back to the champion before the current one.
 
@@ -100,7 +123,13 @@ def rollback(engine: Engine, store: ModelStore, *, actor: Actor) -> Promotion:
 
     Raises:
         PromotionRefused: The log holds no earlier champion.
+        PermissionDenied: ``actor`` may not roll back; the alias is not moved.
     """
+    with audited(SqlAuditLog(engine), actor, Action.ROLLBACK, target="champion"):
+        return _rollback(engine, store, actor)
+
+
+def _rollback(engine: Engine, store: ModelStore, actor: Actor) -> Promotion:
     with engine.begin() as conn:
         _lock_promotions(conn)
         history = champion_history(promotion_log_frame(conn))

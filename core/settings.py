@@ -41,6 +41,20 @@ class Settings(BaseSettings):
     prefect_api_url: str = Field("http://127.0.0.1:4200/api", description="Prefect server API")
     api_url: str = Field("http://127.0.0.1:8000", description="Predictor API base URL")
     app_port: int = Field(8501, ge=1, le=65535, description="Port of the Streamlit app")
+    app_address: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        description="Address the app listens on (make run); other than loopback only with an "
+        "identity provider in .streamlit/secrets.toml [auth]",
+    )
+    app_published_address: str = Field(
+        "",
+        description="Host address people reach the app at when it listens inside a container "
+        "(compose publishes its port there); empty: the address it listens on",
+    )
+    default_role: Literal["viewer", "operator", "admin"] = Field(
+        "viewer", description="Role of a signed-in person with no other role assigned"
+    )
     prometheus_url: str = Field(
         "", description="Prometheus server; empty: service health is read from the API itself"
     )

@@ -17,7 +17,7 @@ import mlflow  # noqa: E402
 import pandas as pd  # noqa: E402
 from mlflow.models import infer_signature  # noqa: E402
 
-from core.access import Actor  # noqa: E402
+from core.access import Action, Actor, checks, require  # noqa: E402
 from core.data.queries import TrainingData  # noqa: E402
 from core.data.store import catalogue_digest  # noqa: E402
 from core.evaluate import Evaluation, classification_report  # noqa: E402
@@ -45,6 +45,7 @@ class LoggedRun:
     model_id: str
 
 
+@checks(Action.TRAIN)
 def log_training_run(
     tracking_uri: str,
     config: TrainConfig,
@@ -68,7 +69,11 @@ def log_training_run(
 
     Returns:
         The run id and the logged model's URI.
+
+    Raises:
+        PermissionDenied: ``actor`` may not train (the train flow's guard writes the audit row).
     """
+    require(actor, Action.TRAIN)
     mlflow.set_tracking_uri(tracking_uri)
     _ensure_experiment(tracking_uri)
     with mlflow.start_run(run_name=run_name) as run:

@@ -14,7 +14,9 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
-from app.managers.errors import ManagerError, Rejected, ServiceUnavailable
+from app.managers.errors import Forbidden, ManagerError, Rejected, ServiceUnavailable
+from core.access import AuditLog, PermissionDenied
+from core.access.audit_store import SqlAuditLog
 from core.data.importer import DataValidationError
 from core.data.loading import LoadRefused
 from core.data.store import DatasetExists
@@ -48,6 +50,11 @@ class Database:
         """The database URL with any password hidden."""
         return describe(self._engine)
 
+    def audit_log(self) -> AuditLog:
+        """The audit trail's writer, on this database (schema made first)."""
+        with self._translated():
+            return SqlAuditLog(self._engine)
+
     def read(self, query: Callable[[Connection], T]) -> T:
         """Run ``query`` on a connection of its own."""
         with self._translated(), self._engine.connect() as conn:
@@ -65,6 +72,8 @@ class Database:
                 ensure_schema(self._engine)
                 self._schema_ready = True
             yield
+        except PermissionDenied as exc:
+            raise Forbidden(str(exc)) from exc
         except _REFUSALS as exc:
             raise Rejected(str(exc)) from exc
         except (OperationalError, InterfaceError) as exc:

@@ -1,11 +1,15 @@
-"""DatasetManager: the Dataset page's seam: import, load in stratified batches, explore."""
+"""DatasetManager: the Dataset page's seam: import, load in stratified batches, explore.
+
+The role checks and the audit rows of the changes are the use cases' own
+(:mod:`core.usecases.dataset`); a refusal comes out as :class:`~app.managers.errors.Forbidden`.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from app.managers.database import Database
-from core.access import Actor
+from core.access import Action, Actor, checks
 from core.data import queries
 from core.data.importer import NamedSource
 from core.data.queries import DatasetStatus, ExampleProduct, ProductPage, Scope, TextStats
@@ -61,6 +65,7 @@ class DatasetManager:
         """A few holdout products of different categories, to try predictions with."""
         return self._db.read(lambda conn: queries.example_products(conn, count))
 
+    @checks(Action.IMPORT_DATA, Action.REPLACE_DATA)
     def import_builtin(
         self, rows: int, *, actor: Actor, replace: bool = False, progress: Progress | None = None
     ) -> ImportSummary:
@@ -68,6 +73,7 @@ class DatasetManager:
         catalogue = lifecycle.builtin_catalogue(rows, self._settings.seed)
         return self._import(catalogue, actor, replace, progress)
 
+    @checks(Action.IMPORT_DATA, Action.REPLACE_DATA)
     def import_files(
         self,
         x: NamedSource,
@@ -83,11 +89,13 @@ class DatasetManager:
         )
         return self._import(catalogue, actor, replace, progress)
 
+    @checks(Action.INITIALIZE)
     def initialize(self, actor: Actor) -> LoadResult:
         """Load the initial stratified share."""
         bp = self._settings.initial_load_bp
         return self._db.write(lambda engine: lifecycle.initialize(engine, bp, actor))
 
+    @checks(Action.LOAD_NEXT_BATCH)
     def load_next_batch(self, actor: Actor, expected_bp: int | None = None) -> LoadResult:
         """Load the next stratified batch (nothing when ``expected_bp`` is stale)."""
         bp = self._settings.batch_bp
@@ -95,6 +103,7 @@ class DatasetManager:
             lambda engine: lifecycle.load_next_batch(engine, bp, actor, expected_bp)
         )
 
+    @checks(Action.RESET)
     def reset(self, actor: Actor) -> LoadResult:
         """Unload every product."""
         return self._db.write(lambda engine: lifecycle.reset(engine, actor))

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from app.managers.errors import ManagerError, NotFound, ServiceUnavailable
 from app.managers.services import ServiceManager
 from app.records import APP_SERVICE, ServiceInfo
-from core.access import Actor
+from core.access import AuditLog, LoggingAuditLog
 from core.adapters.containers import ContainerEngine, ContainerInfo
 from core.adapters.errors import AdapterError, Missing, Refused, Unreachable
 
@@ -48,8 +48,9 @@ class DockerServiceManager(ServiceManager):
 
     backend = "docker"
 
-    def __init__(self, engine: ContainerEngine) -> None:
+    def __init__(self, engine: ContainerEngine, audit: AuditLog | None = None) -> None:
         self._engine = engine
+        self._audit = audit or LoggingAuditLog()
 
     @property
     def project(self) -> str:
@@ -67,9 +68,8 @@ class DockerServiceManager(ServiceManager):
         with self._translated():
             return _info(self._engine.container(name))
 
-    def start(self, name: str, actor: Actor, wait: float = 60.0) -> ServiceInfo:
+    def _start(self, name: str, wait: float) -> ServiceInfo:
         """Start the container and wait (up to ``wait`` s) for its healthcheck to pass."""
-        self._acted(actor, "start", name)
         with self._translated():
             self._engine.start(name)
         deadline = time.monotonic() + wait
@@ -79,9 +79,8 @@ class DockerServiceManager(ServiceManager):
                 return info
             time.sleep(1)
 
-    def stop(self, name: str, actor: Actor) -> ServiceInfo:
+    def _stop(self, name: str) -> ServiceInfo:
         """Stop the container (SIGTERM, then SIGKILL after 10 s)."""
-        self._acted(actor, "stop", name)
         with self._translated():
             self._engine.stop(name, timeout=10)
         return self.service(name)

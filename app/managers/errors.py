@@ -6,6 +6,11 @@ stays attached as ``__cause__`` for the logs.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from core.access import PermissionDenied
+
 
 class ManagerError(Exception):
     """Base of every error a manager raises."""
@@ -21,3 +26,17 @@ class NotFound(ManagerError):
 
 class Rejected(ManagerError):
     """The request was understood and refused: bad input, or not allowed in the current state."""
+
+
+class Forbidden(ManagerError):
+    """The acting person's role does not allow the action ("needs the operator role"); nothing
+    was changed, and the refusal is in the audit log."""
+
+
+@contextmanager
+def permission_errors() -> Iterator[None]:
+    """The core's :class:`PermissionDenied` as :class:`Forbidden`, with the same reason."""
+    try:
+        yield
+    except PermissionDenied as exc:
+        raise Forbidden(str(exc)) from exc

@@ -8,8 +8,9 @@ from contextlib import contextmanager
 import pandas as pd
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.managers.errors import ManagerError, NotFound, Rejected, ServiceUnavailable
+from app.managers.errors import Forbidden, ManagerError, NotFound, Rejected, ServiceUnavailable
 from app.records import RunDetail
+from core.access import PermissionDenied
 from core.adapters.errors import AdapterError, Missing, Unreachable
 from core.adapters.model_store import ModelStore, RunRecord
 from core.promotion import PromotionRefused
@@ -72,6 +73,8 @@ def store_errors(store: ModelStore) -> Iterator[None]:
     """Turn the model store's (and the promotion log's) errors into messages a person can act on."""
     try:
         yield
+    except PermissionDenied as exc:
+        raise Forbidden(str(exc)) from exc
     except Unreachable as exc:
         raise ServiceUnavailable(
             f"{exc}. Start it with `make run` (or the Infrastructure page), or set "

@@ -11,33 +11,62 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from app.managers.errors import ManagerError, NotFound, Rejected, ServiceUnavailable
+from app.managers.errors import (
+    ManagerError,
+    NotFound,
+    Rejected,
+    ServiceUnavailable,
+    permission_errors,
+)
 from app.records import DeploymentInfo, FlowRunInfo, RunProgress
-from core.access import Actor
+from core.access import Action, Actor, AuditLog, LoggingAuditLog, audited, checks
 from core.adapters.errors import AdapterError, Missing, Refused, Unreachable
 from core.adapters.flows import FlowRunner
+from core.flows.names import LOAD_DATA_DEPLOYMENT, MONITOR_DEPLOYMENT, TRAIN_DEPLOYMENT
 
 logger = logging.getLogger(__name__)
 START_HINT = (
     "Start it with `make run` (or the Infrastructure page), or set RAKUTEN_PREFECT_API_URL."
 )
 WORKER_HINT = "Is the flows worker running? (`make run` starts it.)"
+# What starting each of this project's deployments amounts to (the role it needs).
+_DEPLOYMENT_ACTIONS = {
+    TRAIN_DEPLOYMENT: Action.TRAIN,
+    MONITOR_DEPLOYMENT: Action.MONITOR,
+}
+
+
+def trigger_action(deployment: str, parameters: dict[str, Any]) -> Action:
+    """What starting ``deployment`` with ``parameters`` amounts to (another deployment: admin)."""
+    if deployment == LOAD_DATA_DEPLOYMENT:
+        initialize = parameters.get("action") == "initialize"
+        return Action.INITIALIZE if initialize else Action.LOAD_NEXT_BATCH
+    return _DEPLOYMENT_ACTIONS.get(deployment, Action.RUN_FLOW)
 
 
 class PrefectManager:
     """Triggers this project's deployments and reads flow runs, their logs and schedules."""
 
-    def __init__(self, runner: FlowRunner) -> None:
+    def __init__(self, runner: FlowRunner, audit: AuditLog | None = None) -> None:
         self._runner = runner
+        self._audit = audit or LoggingAuditLog()
 
     @property
     def ui_url(self) -> str:
         """The Prefect UI."""
         return self._runner.ui_url
 
+    @checks(
+        Action.TRAIN, Action.MONITOR, Action.INITIALIZE, Action.LOAD_NEXT_BATCH, Action.RUN_FLOW
+    )
     def trigger(self, deployment: str, parameters: dict[str, Any], actor: Actor) -> FlowRunInfo:
         """Start a run of ``flow/deployment``; the flow learns who asked from its ``actor``."""
-        with _translated():
+        action = trigger_action(deployment, parameters)
+        with (
+            permission_errors(),
+            _translated(),
+            audited(self._audit, actor, action, target=deployment, params=parameters),
+        ):
             return self._runner.trigger(deployment, {**parameters, "actor": actor.as_params()})
 
     def flow_run(self, run_id: str) -> FlowRunInfo:
@@ -63,11 +92,16 @@ class PrefectManager:
         with _translated():
             return self._runner.deployments(recent)
 
+    @checks(Action.PAUSE_SCHEDULE)
     def set_paused(self, deployment: str, paused: bool, actor: Actor) -> None:
         """Pause (no scheduled runs) or resume ``flow/deployment``."""
-        with _translated():
+        params = {"paused": paused}
+        with (
+            permission_errors(),
+            _translated(),
+            audited(self._audit, actor, Action.PAUSE_SCHEDULE, target=deployment, params=params),
+        ):
             self._runner.set_paused(deployment, paused)
-        logger.info("%s %s %s", actor.label, "paused" if paused else "resumed", deployment)
 
 
 @contextmanager

@@ -9,9 +9,9 @@ from datetime import datetime
 import pandas as pd
 
 from app.managers.database import Database
-from app.managers.errors import Rejected
+from app.managers.errors import Rejected, permission_errors
 from core import inference_log
-from core.access import Actor
+from core.access import Action, Actor, audited, checks
 from core.inference_log import FeedbackAccuracy
 
 log = logging.getLogger(__name__)
@@ -55,16 +55,22 @@ class InferenceManager:
         """Live accuracy from the feedback given so far."""
         return self._db.read(lambda conn: inference_log.feedback_accuracy(conn, since=since))
 
+    @checks(Action.FEEDBACK)
     def record_feedback(self, request_id: str, true_code: int, actor: Actor) -> None:
-        """Mark the true category of a prediction (replaces an earlier mark)."""
+        """Mark the true category of a prediction (replaces an earlier mark); audited."""
+        audit = self._db.audit_log()
+        params = {"true_code": true_code}
         try:
-            self._db.write(
-                lambda engine: inference_log.record_feedback(engine, request_id, true_code)
-            )
+            with (
+                permission_errors(),
+                audited(audit, actor, Action.FEEDBACK, target=request_id[:64], params=params),
+            ):
+                self._db.write(
+                    lambda engine: inference_log.record_feedback(engine, request_id, true_code)
+                )
         except ValueError as exc:
             raise Rejected(str(exc)) from exc
-        # The feedback table has no column for who marked it yet: the log keeps it meanwhile.
-        log.info("%s marked %s as %s", actor.label, request_id, true_code)
+        log.info("%s marked %s as %s", actor.label, request_id, true_code)  # also in audit_log
 
     def prediction_count(self, since: datetime | None = None) -> int:
         """How many predictions the inference log holds (since a time)."""

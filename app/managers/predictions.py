@@ -7,8 +7,9 @@ from contextlib import contextmanager
 
 import pandas as pd
 
-from app.managers.errors import ManagerError, Rejected, ServiceUnavailable
+from app.managers.errors import ManagerError, Rejected, ServiceUnavailable, permission_errors
 from app.records import ApiHealth, PredictionResult
+from core.access import Action, Actor, AuditLog, LoggingAuditLog, audited, checks
 from core.adapters.errors import AdapterError, Refused, Unreachable
 from core.adapters.predictor import NoModel, Predictor
 from core.service_metrics import Scrape
@@ -24,9 +25,12 @@ def _quiet(_done: int, _total: int) -> None:
 class PredictionManager:
     """Talks to the API through ``predictor``, ``batch_size`` products per batch request."""
 
-    def __init__(self, predictor: Predictor, *, batch_size: int = 100) -> None:
+    def __init__(
+        self, predictor: Predictor, *, batch_size: int = 100, audit: AuditLog | None = None
+    ) -> None:
         self._predictor = predictor
         self._batch_size = batch_size
+        self._audit = audit or LoggingAuditLog()
 
     @property
     def api_url(self) -> str:
@@ -70,6 +74,19 @@ class PredictionManager:
             progress(min(start + self._batch_size, total), total)
         found = pd.DataFrame(answers, columns=BATCH_COLUMNS)
         return pd.concat([products.reset_index(drop=True), found], axis=1)
+
+    @checks(Action.SIMULATE_TRAFFIC)
+    def send_traffic(
+        self, products: pd.DataFrame, actor: Actor, progress: Progress = _quiet
+    ) -> pd.DataFrame:
+        """Send ``products`` as simulated traffic (an operator's action, audited): predictions
+        that land in the inference log and feed the drift check."""
+        params = {"rows": len(products)}
+        with (
+            permission_errors(),
+            audited(self._audit, actor, Action.SIMULATE_TRAFFIC, target="api", params=params),
+        ):
+            return self.predict_batch(products, progress)
 
     def scrape(self) -> Scrape:
         """The API's counters now (its Prometheus ``/metrics``), for request and error rates."""

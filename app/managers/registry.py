@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from app.managers.errors import NotFound
 from app.managers.experiments import store_errors
 from core import promotion
-from core.access import Actor
+from core.access import Action, Actor, checks
 from core.adapters.model_store import ModelStore
 from core.adapters.predictor import Predictor
 from core.db.engine import ensure_schema
@@ -45,6 +45,7 @@ class RegistryManager:
             raise NotFound(f"Version {version} is not registered.")
         return gate(candidate, champion(versions), self._margin)
 
+    @checks(Action.PROMOTE, Action.FORCE_PROMOTE)
     def promote(
         self, version: int, actor: Actor, force_reason: str | None = None
     ) -> ChampionChange:
@@ -61,6 +62,7 @@ class RegistryManager:
                 force_reason=force_reason,
             )
 
+    @checks(Action.ROLLBACK)
     def rollback(self, actor: Actor) -> ChampionChange:
         """Give the champion alias back to the previous champion, then serve it."""
         with store_errors(self._store):

@@ -12,19 +12,18 @@ root (``app/bootstrap.py``) picks one from the settings (``RAKUTEN_MODE``).
 
 from __future__ import annotations
 
-import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import MappingProxyType
 
-from app.managers.errors import ManagerError, NotFound, ServiceUnavailable
+from app.managers.errors import ManagerError, NotFound, ServiceUnavailable, permission_errors
 from app.records import ServiceInfo
-from core.access import Actor
+from core.access import Action, Actor, AuditLog, LoggingAuditLog, audited, checks
 from core.supervisor import ServiceSpec, Supervisor, SupervisorError
 
-logger = logging.getLogger(__name__)
 LINKS_MAX_AGE = 30.0  # seconds: a page that shows a few links need not check every service
 
 
@@ -35,6 +34,7 @@ class ServiceManager(ABC):
     # Tool → configured URL, kept for tools this backend does not run (local mode's remote ones).
     _configured: Mapping[str, str | None] = MappingProxyType({})
     _links: tuple[float, dict[str, str]] | None = None
+    _audit: AuditLog = LoggingAuditLog()  # the database's audit log, given by the composition root
 
     @abstractmethod
     def services(self) -> list[ServiceInfo]:
@@ -45,21 +45,35 @@ class ServiceManager(ABC):
         """One service's status, health and uptime."""
 
     @abstractmethod
-    def start(self, name: str, actor: Actor, wait: float = 60.0) -> ServiceInfo:
-        """Start a service and wait (up to ``wait`` s) until it is healthy."""
+    def _start(self, name: str, wait: float) -> ServiceInfo:
+        """Start a service and wait (up to ``wait`` s) until it is healthy (no role check)."""
 
     @abstractmethod
-    def stop(self, name: str, actor: Actor) -> ServiceInfo:
-        """Stop a service."""
+    def _stop(self, name: str) -> ServiceInfo:
+        """Stop a service (no role check)."""
 
     @abstractmethod
     def logs(self, name: str, lines: int = 100) -> str:
         """The last ``lines`` of the service's log."""
 
+    @checks(Action.START_SERVICE)
+    def start(self, name: str, actor: Actor, wait: float = 60.0) -> ServiceInfo:
+        """Start a service and wait (up to ``wait`` s) until it is healthy."""
+        with self._guard(actor, Action.START_SERVICE, name):
+            return self._start(name, wait)
+
+    @checks(Action.STOP_SERVICE)
+    def stop(self, name: str, actor: Actor) -> ServiceInfo:
+        """Stop a service."""
+        with self._guard(actor, Action.STOP_SERVICE, name):
+            return self._stop(name)
+
+    @checks(Action.RESTART_SERVICE)
     def restart(self, name: str, actor: Actor, wait: float = 60.0) -> ServiceInfo:
-        """Stop, then start and wait until healthy."""
-        self.stop(name, actor)
-        return self.start(name, actor, wait)
+        """Stop, then start and wait until healthy (an operator may, unlike a plain stop)."""
+        with self._guard(actor, Action.RESTART_SERVICE, name):
+            self._stop(name)
+            return self._start(name, wait)
 
     def links(self, services: list[ServiceInfo] | None) -> dict[str, str]:
         """Tool name → URL, for the services that run, as this machine's browser reaches them.
@@ -81,8 +95,14 @@ class ServiceManager(ABC):
         self._links = (time.monotonic(), self.links(services))
         return self._links[1]
 
-    def _acted(self, actor: Actor, action: str, name: str) -> None:
-        logger.info("%s: %s %s (%s backend)", actor.label, action, name, self.backend)
+    @contextmanager
+    def _guard(self, actor: Actor, action: Action, name: str) -> Iterator[None]:
+        params = {"backend": self.backend}
+        with (
+            permission_errors(),
+            audited(self._audit, actor, action, target=name, params=params),
+        ):
+            yield
 
 
 class LocalServiceManager(ServiceManager):
@@ -95,10 +115,14 @@ class LocalServiceManager(ServiceManager):
     backend = "local"
 
     def __init__(
-        self, supervisor: Supervisor, configured: Mapping[str, str | None] | None = None
+        self,
+        supervisor: Supervisor,
+        configured: Mapping[str, str | None] | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self._supervisor = supervisor
         self._configured = dict(configured or {})
+        self._audit = audit or LoggingAuditLog()
 
     def services(self) -> list[ServiceInfo]:
         """Every local service, in start order."""
@@ -121,10 +145,9 @@ class LocalServiceManager(ServiceManager):
             uptime_s=(datetime.now(UTC) - started).total_seconds() if started else None,
         )
 
-    def start(self, name: str, actor: Actor, wait: float = 60.0) -> ServiceInfo:
+    def _start(self, name: str, wait: float) -> ServiceInfo:
         """Start a service and wait until it is healthy."""
         self._spec(name)
-        self._acted(actor, "start", name)
         try:
             self._supervisor.start(name)
             self._supervisor.wait_healthy(name, timeout=wait)
@@ -132,10 +155,9 @@ class LocalServiceManager(ServiceManager):
             raise ServiceUnavailable(f"{name} did not start: {exc}") from exc
         return self.service(name)
 
-    def stop(self, name: str, actor: Actor) -> ServiceInfo:
+    def _stop(self, name: str) -> ServiceInfo:
         """Stop a service and its children."""
         self._spec(name)
-        self._acted(actor, "stop", name)
         try:
             self._supervisor.stop(name)
         except OSError as exc:  # e.g. another user's process

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import state
-from app.bootstrap import current_actor, get_managers
+from app.bootstrap import current_actor, get_managers, require_identity
 from app.components.charts import class_distribution_chart
 from app.components.dataset import (
     explorer_filters,
@@ -22,6 +22,7 @@ from app.managers.errors import ManagerError
 st.set_page_config(
     page_title="Dataset · Control Room", page_icon=":material/dataset:", layout="wide"
 )
+require_identity()  # who-am-I in the sidebar; stops when nobody may act yet
 managers = get_managers()
 dataset, settings = managers.dataset, managers.settings
 actor = current_actor()

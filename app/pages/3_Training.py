@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import state
-from app.bootstrap import current_actor, get_managers
+from app.bootstrap import current_actor, get_managers, require_identity
 from app.components.flow_runs import follow_run
 from app.components.infrastructure import tool_buttons
 from app.components.models import promotion_log_table, run_detail_panel, runs_panel
@@ -17,6 +17,7 @@ from core.flows.names import TRAIN_DEPLOYMENT
 st.set_page_config(
     page_title="Training · Control Room", page_icon=":material/model_training:", layout="wide"
 )
+require_identity()  # who-am-I in the sidebar; stops when nobody may act yet
 managers = get_managers()
 dataset, prefect = managers.dataset, managers.prefect
 experiments, registry = managers.experiments, managers.registry

@@ -7,7 +7,7 @@ from contextlib import suppress
 import streamlit as st
 
 from app import state
-from app.bootstrap import current_actor, get_managers
+from app.bootstrap import current_actor, get_managers, require_identity
 from app.components.batch import batch_progress, batch_upload, render_batch
 from app.components.prediction_history import history_filters, history_panel, render_accuracy
 from app.components.predictions import (
@@ -22,6 +22,7 @@ from app.records import ApiHealth, PredictionResult
 st.set_page_config(
     page_title="Predictions · Control Room", page_icon=":material/bolt:", layout="wide"
 )
+require_identity()  # who-am-I in the sidebar; stops when nobody may act yet
 managers = get_managers()
 dataset, inference = managers.dataset, managers.inference
 registry, predictions = managers.registry, managers.predictions

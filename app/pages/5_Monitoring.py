@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import state
-from app.bootstrap import current_actor, get_managers
+from app.bootstrap import current_actor, get_managers, require_identity
 from app.components.flow_runs import follow_run
 from app.components.monitoring import (
     deployments_table,
@@ -25,6 +25,7 @@ from core.simulate import SCENARIOS, simulated_traffic
 st.set_page_config(
     page_title="Monitoring · Control Room", page_icon=":material/monitoring:", layout="wide"
 )
+require_identity()  # who-am-I in the sidebar; stops when nobody may act yet
 managers = get_managers()
 drift, prefect, predictions = managers.drift, managers.prefect, managers.predictions
 st.title("Monitoring")

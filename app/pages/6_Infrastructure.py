@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import state
-from app.bootstrap import current_actor, get_managers
+from app.bootstrap import current_actor, get_managers, require_identity
 from app.components.infrastructure import (
     backend_caption,
     log_lines,
@@ -23,6 +23,7 @@ from app.managers.services import ServiceManager
 st.set_page_config(
     page_title="Infrastructure · Control Room", page_icon=":material/dns:", layout="wide"
 )
+require_identity()  # who-am-I in the sidebar; stops when nobody may act yet
 managers = get_managers()
 settings = managers.settings
 st.title("Infrastructure")

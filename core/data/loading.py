@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, delete, func, insert, literal, select, text, update
 
-from core.access import Actor
+from core.access import Action, Actor, audited, checks
+from core.access.audit_store import SqlAuditLog
 from core.db.tables import PRODUCT_FIELDS, dataset, load_history, loaded_products, source_pool
 
 FULL_BP = 10_000
@@ -43,6 +44,7 @@ class LoadResult:
         return self.cumulative_rows / self.pool_rows if self.pool_rows else 0.0
 
 
+@checks(Action.INITIALIZE)
 def initialize(engine: Engine, target_bp: int, actor: Actor) -> LoadResult:
     """Load the first ``target_bp`` of the pool; a no-op when that share is already loaded.
 
@@ -56,14 +58,20 @@ def initialize(engine: Engine, target_bp: int, actor: Actor) -> LoadResult:
 
     Raises:
         LoadRefused: No dataset is imported.
+        PermissionDenied: ``actor`` may not initialize (nothing is loaded).
     """
-    with engine.begin() as conn:
+    params = {"target_bp": target_bp}
+    with (
+        audited(SqlAuditLog(engine), actor, Action.INITIALIZE, target="dataset", params=params),
+        engine.begin() as conn,
+    ):
         pool_rows, current_bp = _lock(conn)
         if current_bp >= target_bp:
             return _unchanged(conn, "initialize", pool_rows, current_bp, "Already initialized")
         return _load(conn, "initialize", current_bp, min(target_bp, FULL_BP), pool_rows, actor)
 
 
+@checks(Action.LOAD_NEXT_BATCH)
 def load_next_batch(
     engine: Engine, batch_bp: int, actor: Actor, expected_bp: int | None = None
 ) -> LoadResult:
@@ -81,8 +89,14 @@ def load_next_batch(
 
     Raises:
         LoadRefused: Nothing imported, not initialized, or already at 100 %.
+        PermissionDenied: ``actor`` may not load (nothing is loaded).
     """
-    with engine.begin() as conn:
+    params = {"batch_bp": batch_bp, "expected_bp": expected_bp}
+    audit = SqlAuditLog(engine)
+    with (
+        audited(audit, actor, Action.LOAD_NEXT_BATCH, target="dataset", params=params),
+        engine.begin() as conn,
+    ):
         pool_rows, current_bp = _lock(conn)
         if current_bp == 0:
             raise LoadRefused("Nothing is loaded yet: Initialize first.")
@@ -95,6 +109,7 @@ def load_next_batch(
         return _load(conn, "next_batch", current_bp, target_bp, pool_rows, actor)
 
 
+@checks(Action.RESET)
 def reset(engine: Engine, actor: Actor) -> LoadResult:
     """Unload every product; the pool, the holdout and the history are kept.
 
@@ -107,8 +122,12 @@ def reset(engine: Engine, actor: Actor) -> LoadResult:
 
     Raises:
         LoadRefused: No dataset is imported.
+        PermissionDenied: ``actor`` may not reset (nothing is unloaded).
     """
-    with engine.begin() as conn:
+    with (
+        audited(SqlAuditLog(engine), actor, Action.RESET, target="dataset"),
+        engine.begin() as conn,
+    ):
         pool_rows, current_bp = _lock(conn)
         if current_bp == 0:
             return LoadResult(

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, Table, delete, insert
 
-from core.access import Actor
+from core.access import Action, Actor, audited, checks
+from core.access.audit_store import SqlAuditLog
 from core.data.categories import CATEGORY_BY_CODE
 from core.data.importer import DataValidationError
 from core.data.loading import lock_dataset
@@ -155,6 +156,7 @@ def catalogue_digest(productids: pd.Series) -> str:
     return hashlib.sha256(ids.tobytes()).hexdigest()
 
 
+@checks(Action.IMPORT_DATA, Action.REPLACE_DATA)
 def import_products(
     engine: Engine,
     frame: pd.DataFrame,
@@ -182,7 +184,28 @@ def import_products(
     Raises:
         DatasetExists: A dataset is present and ``replace`` is false.
         DataValidationError: The catalogue is too small for a stratified holdout.
+        PermissionDenied: ``actor`` may not import (or, with ``replace``, replace) the data.
     """
+    action = import_action(replace)
+    params = {"source": source, "rows": len(frame), "replace": replace}
+    with audited(SqlAuditLog(engine), actor, action, target="dataset", params=params):
+        return _import(engine, frame, source, holdout_fraction, seed, actor, replace)
+
+
+def import_action(replace: bool) -> Action:
+    """The action an import is: replacing the data needs more than importing into an empty one."""
+    return Action.REPLACE_DATA if replace else Action.IMPORT_DATA
+
+
+def _import(
+    engine: Engine,
+    frame: pd.DataFrame,
+    source: str,
+    holdout_fraction: float,
+    seed: int,
+    actor: Actor,
+    replace: bool,
+) -> ImportSummary:
     check_holdout_size(frame, holdout_fraction, source)
     split = split_holdout(frame, holdout_fraction, seed)
     digest = catalogue_digest(frame["productid"])

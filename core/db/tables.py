@@ -16,6 +16,9 @@ the model lifecycle keeps ``promotion_log``: MLflow aliases have no history, so 
 promotion and rollback of the champion is written here; and serving keeps ``inference_log``
 (every prediction the API made, written off the request path) with ``prediction_feedback`` (the
 true category a person marked for a prediction, by request id).
+
+Who may do what keeps ``audit_log`` (every state-changing action: done, refused or failed, and who
+took it) and ``role_assignments`` (the role an admin gave a person, by subject or email).
 """
 
 from __future__ import annotations
@@ -154,6 +157,33 @@ drift_runs = Table(
     Column("decision", Text, nullable=False, default=""),  # what the monitor flow did about it
 )
 
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("email", String(200), nullable=True),
+    Column("role", String(20), nullable=False),
+    Column("via", String(20), nullable=False),  # local | oidc | cli | schedule | flow
+    Column("action", String(40), nullable=False),
+    Column("target", String(200), nullable=False, default=""),
+    Column("parameters", Text, nullable=False, default="{}"),  # JSON, no secrets, truncated
+    Column("outcome", String(10), nullable=False),  # done | refused | failed
+    Column("message", Text, nullable=False, default=""),
+)
+
+# One row per person: ``principal`` is the identity provider's subject or an email (lower case).
+role_assignments = Table(
+    "role_assignments",
+    metadata,
+    Column("principal", String(200), primary_key=True),
+    Column("role", String(20), nullable=False),
+    Column("assigned_by", String(100), nullable=False),
+    Column("assigned_at", DateTime(timezone=True), nullable=False),
+)
+
+Index("ix_audit_log_at", audit_log.c.at)
 Index("ix_inference_log_at", inference_log.c.at)
 Index("ix_loaded_products_prdtypecode", loaded_products.c.prdtypecode)
 Index("ix_source_pool_prdtypecode", source_pool.c.prdtypecode)

@@ -10,7 +10,8 @@ from prefect import Task, flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
 
-from core.access import Actor
+from core.access import Action, Actor, audited
+from core.access.audit_store import SqlAuditLog
 from core.adapters.model_store import ModelStore, model_store
 from core.adapters.predictor import HttpPredictor
 from core.data.queries import TrainingData, training_data
@@ -152,16 +153,18 @@ def train_flow(
     settings = get_settings()
     store = model_store(settings.mlflow_tracking_uri, "flow")
     engine = make_engine(settings.database_url)
+    params = {**config.model_dump(), "auto_promote": auto_promote, "run_name": run_name}
     try:
         ensure_schema(engine)
-        data = snapshot_task(engine)
-        result = fit_task(config, data)
-        evaluation = evaluate_task(result, data)
-        name = run_name or f"{config.classifier} · {100 * data.loaded_share:.0f} % data"
-        logged = log_task(store, config, result, evaluation, data, name, who)
-        version, promoted, why, serving = register_task(
-            settings, engine, store, logged, auto_promote, who
-        )
+        with audited(SqlAuditLog(engine), who, Action.TRAIN, target="model", params=params):
+            data = snapshot_task(engine)
+            result = fit_task(config, data)
+            evaluation = evaluate_task(result, data)
+            name = run_name or f"{config.classifier} · {100 * data.loaded_share:.0f} % data"
+            logged = log_task(store, config, result, evaluation, data, name, who)
+            version, promoted, why, serving = register_task(
+                settings, engine, store, logged, auto_promote, who
+            )
     finally:
         engine.dispose()
     return asdict(

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlalchemy import Engine
 
-from core.access import Actor
+from core.access import Actor, audited, checks
+from core.access.audit_store import SqlAuditLog
+from core.access.permissions import Action
 from core.data.csv_source import named_source
 from core.data.importer import NamedSource, Source, read_challenge_files, read_labelled_csv
 from core.data.loading import LoadRefused, LoadResult, initialize, load_next_batch, reset
-from core.data.store import DatasetExists, ImportSummary, import_products
+from core.data.store import DatasetExists, ImportSummary, import_action, import_products
 from core.data.synthetic import generate_catalogue
 
 __all__ = [
@@ -68,6 +70,7 @@ def labelled_catalogue(source: Source | NamedSource) -> Catalogue:
     return Catalogue(_name(source), lambda: read_labelled_csv(source))
 
 
+@checks(Action.IMPORT_DATA, Action.REPLACE_DATA)
 def import_catalogue(
     engine: Engine,
     catalogue: Catalogue,
@@ -95,20 +98,25 @@ def import_catalogue(
     Raises:
         DataValidationError: The catalogue is refused (nothing is written).
         DatasetExists: A dataset is present and ``replace`` is false.
+        PermissionDenied: ``actor`` may not import (or replace) the data; nothing is read.
     """
     step = progress or _quiet
-    step(f"Reading and validating {catalogue.name}…")
-    frame = catalogue.read()
-    step(f"Writing {len(frame):,} products (holdout split, load order)…")
-    return import_products(
-        engine,
-        frame,
-        source=catalogue.name,
-        holdout_fraction=holdout_fraction,
-        seed=seed,
-        actor=actor,
-        replace=replace,
-    )
+    params = {"source": catalogue.name, "replace": replace}
+    audit = SqlAuditLog(engine)
+    # Checked before reading: a person who may not import does not get a file parsed either.
+    with audited(audit, actor, import_action(replace), target="dataset", params=params):
+        step(f"Reading and validating {catalogue.name}…")
+        frame = catalogue.read()
+        step(f"Writing {len(frame):,} products (holdout split, load order)…")
+        return import_products(
+            engine,
+            frame,
+            source=catalogue.name,
+            holdout_fraction=holdout_fraction,
+            seed=seed,
+            actor=actor,
+            replace=replace,
+        )
 
 
 def _name(source: Source | NamedSource) -> str:

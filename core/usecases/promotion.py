@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from core import promotion
-from core.access import Actor
+from core.access import Action, Actor, audited, checks
+from core.access.audit_store import SqlAuditLog
 from core.adapters.errors import AdapterError
 from core.adapters.model_store import ModelStore
 from core.adapters.predictor import Predictor
@@ -28,6 +29,7 @@ class ChampionChange:
     serving: str  # one sentence: "The API now serves v3.", or why it does not yet
 
 
+@checks(Action.PROMOTE, Action.FORCE_PROMOTE)
 def promote_and_serve(
     store: ModelStore,
     predictor: Predictor,
@@ -54,13 +56,18 @@ def promote_and_serve(
 
     Raises:
         PromotionRefused: The gate refused and no reason was given, or the version is unknown.
+        PermissionDenied: ``actor`` may not promote (or force).
     """
-    done = promotion.promote(
-        engine, store, version, margin=margin, actor=actor, force_reason=force_reason
-    )
-    return ChampionChange(done, _ask_to_serve(predictor, done.to_version))
+    action = promotion.promote_action(force_reason)
+    params = {"version": version, "force_reason": force_reason}
+    with audited(SqlAuditLog(engine), actor, action, target=f"v{version}", params=params):
+        done = promotion.promote(
+            engine, store, version, margin=margin, actor=actor, force_reason=force_reason
+        )
+        return ChampionChange(done, _ask_to_serve(predictor, done.to_version))
 
 
+@checks(Action.ROLLBACK)
 def rollback_and_serve(
     store: ModelStore, predictor: Predictor, engine: Engine, actor: Actor
 ) -> ChampionChange:
@@ -77,9 +84,11 @@ def rollback_and_serve(
 
     Raises:
         PromotionRefused: No earlier champion, or the alias was moved outside the control room.
+        PermissionDenied: ``actor`` may not roll back.
     """
-    done = promotion.rollback(engine, store, actor=actor)
-    return ChampionChange(done, _ask_to_serve(predictor, done.to_version))
+    with audited(SqlAuditLog(engine), actor, Action.ROLLBACK, target="champion"):
+        done = promotion.rollback(engine, store, actor=actor)
+        return ChampionChange(done, _ask_to_serve(predictor, done.to_version))
 
 
 def _ask_to_serve(predictor: Predictor, version: int) -> str:

@@ -22,6 +22,7 @@ from app.managers.predictions import PredictionManager
 from app.managers.registry import RegistryManager
 from app.managers.services import ServiceManager
 from core.access import Actor
+from core.access.audit_store import SqlAuditLog
 from core.db.engine import make_engine
 from core.settings import REPO_ROOT, Settings, get_settings
 from tests.fakes import FakeContainerEngine, FakeFlowRunner
@@ -84,6 +85,8 @@ def fake_services(
         engine = make_engine(settings.database_url)
         fake_predictor.engine = engine
         database = Database(engine)
+        audit = SqlAuditLog(engine)
+        batch_size = min(100, settings.api_batch_limit)
         return Managers(
             settings,
             DatasetManager(database, settings),
@@ -91,8 +94,8 @@ def fake_services(
             DriftManager(database, settings.var_dir / "drift"),
             ExperimentsManager(fake_store),
             RegistryManager(fake_store, fake_predictor, engine, settings.promotion_margin),
-            PrefectManager(fake_prefect),
-            PredictionManager(fake_predictor, batch_size=min(100, settings.api_batch_limit)),
+            PrefectManager(fake_prefect, audit),
+            PredictionManager(fake_predictor, batch_size=batch_size, audit=audit),
             services_backend,
             local_services=(
                 local_service_manager(settings) if services_backend.backend == "docker" else None

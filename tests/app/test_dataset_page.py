@@ -147,7 +147,7 @@ def test_each_tab_renders_only_when_open(dataset: DatasetManager) -> None:
     for tab, shows in [
         ("Class distribution", lambda at: len(at.get("plotly_chart")) == 2),
         ("Text statistics", lambda at: metric(at, "Empty descriptions").endswith("%")),
-        ("Product explorer", lambda at: "products · page 1 of" in at.caption[-1].value),
+        ("Product explorer", lambda at: "products · page 1 of" in at.main.caption[-1].value),
     ]:
         at = AppTest.from_file(DATASET, default_timeout=60)
         at.session_state["dataset_tab"] = tab
@@ -171,7 +171,7 @@ def test_a_new_search_starts_at_page_one(dataset: DatasetManager) -> None:
     at.session_state["dataset_tab"] = "Product explorer"
     at.run()
     at.number_input(key="dataset_page").set_value(5).run()
-    assert "page 5 of" in at.caption[-1].value
+    assert "page 5 of" in at.main.caption[-1].value
     at.selectbox(key="dataset_search_code").select(2583).run()
     assert at.number_input(key="dataset_page").value == 1
-    assert "page 1 of" in at.caption[-1].value
+    assert "page 1 of" in at.main.caption[-1].value

@@ -13,7 +13,7 @@ import pytest
 import requests
 from mlflow import MlflowClient
 
-from app.managers.errors import NotFound, Rejected, ServiceUnavailable
+from app.managers.errors import Forbidden, NotFound, Rejected, ServiceUnavailable
 from app.managers.experiments import ExperimentsManager
 from app.managers.flows import PrefectManager
 from app.managers.registry import RegistryManager
@@ -105,11 +105,13 @@ def test_train_flow_logs_registers_and_promotes(settings: Settings) -> None:
     assert set(detail.per_class["code"]) == set(detail.confusion.index)
     assert manager.gate(2).passed  # same data, same config: equal F1 passes
     assert manager.promote(2, TRAINER).promotion.to_version == 2
-    assert manager.rollback(TRAINER).promotion.to_version == 1
+    with pytest.raises(Forbidden, match="needs the admin role"):  # an operator may not
+        manager.rollback(TRAINER)
+    assert manager.rollback(Actor.local_admin()).promotion.to_version == 1
     assert api.reloads == 2  # each change of champion asked the API to serve it
     log = manager.promotion_log()
     assert log["action"].tolist() == ["rollback", "promote", "promote"]
-    assert log["triggered_by"].tolist() == ["Ana (local)"] * 3
+    assert log["triggered_by"].tolist() == ["local admin (local)", "Ana (local)", "Ana (local)"]
     engine.dispose()
 
 

@@ -16,10 +16,11 @@ from app.managers.dataset import DatasetManager
 from app.managers.docker_services import DockerServiceManager
 from app.managers.flows import PrefectManager
 from app.managers.inference import InferenceManager
+from app.managers.predictions import PredictionManager
 from app.managers.registry import RegistryManager
 from app.managers.services import LocalServiceManager, ServiceManager
 from core import promotion
-from core.access import Actor
+from core.access import Actor, roles
 from core.adapters.model_store import ModelStore
 from core.data import loading, store
 from core.drift_store import DriftRun
@@ -58,6 +59,8 @@ STATE_CHANGING: list[Callable[..., Any]] = [
     LocalServiceManager.stop,
     DockerServiceManager.start,
     DockerServiceManager.stop,
+    PredictionManager.send_traffic,
+    roles.assign_role,
 ]
 
 
@@ -100,8 +103,8 @@ READERS = {
     "DriftManager": {"checks", "latest", "report"},
     "ExperimentsManager": {"runs", "run_detail"},
     "RegistryManager": {"versions", "champion", "gate", "promotion_log"},
-    # A live prediction is open to everyone (it lands in the inference log, written by the API).
-    "PredictionManager": {"health", "predict", "predict_batch", "scrape"},
+    # A live prediction is open to everyone (it lands in the inference log, written by the API);
+    # simulated traffic (send_traffic) is an operator's.
     "PrefectManager": {"flow_run", "progress", "recent_runs", "deployments"},
     "PrometheusManager": {"service_health"},
     "ServiceManager": {"services", "service", "logs", "links", "tool_links"},
@@ -109,6 +112,9 @@ READERS = {
     "DockerServiceManager": {"services", "service", "logs"},
     "core.usecases.dataset": {"builtin_catalogue", "challenge_catalogue", "labelled_catalogue"},
     "app.managers.experiments": {"store_errors"},
+    "app.managers.errors": {"permission_errors"},
+    "app.managers.flows": {"trigger_action"},
+    "PredictionManager": {"health", "predict", "predict_batch", "scrape"},
 }
 
 

@@ -52,6 +52,9 @@ NEEDS: dict[str, set[str]] = {
     "prefect_api_url": {"app"},  # the worker gets Prefect's own PREFECT_API_URL
     "api_url": {"app", "api", "worker"},  # the train flow asks the API to reload
     "app_port": {"app"},
+    "app_address": set(),  # make run's: the container listens on 0.0.0.0 behind a 127.0.0.1 port
+    "app_published_address": {"app"},  # the container listens on 0.0.0.0 behind this address
+    "default_role": {"app"},
     "prometheus_url": {"app"},
     "api_token": {"app", "api", "worker"},
     "api_poll_seconds": {"api"},
@@ -429,3 +432,12 @@ def _project_packages() -> set[str]:
         for p in REPO_ROOT.glob("*/__init__.py")
         if any(fnmatch.fnmatch(p.parent.name, pattern) for pattern in patterns)
     }
+
+
+def test_the_app_is_published_where_it_says_people_reach_it() -> None:
+    # The app listens on 0.0.0.0 in its container and is not refused only because it says it is
+    # reached on the host's loopback: its port must really be published there, and only there.
+    app = SERVICES["app"]
+    published = app["environment"]["RAKUTEN_APP_PUBLISHED_ADDRESS"]
+    assert published == "127.0.0.1"
+    assert app["ports"] and all(str(p).startswith(f"{published}:") for p in app["ports"])
