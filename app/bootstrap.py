@@ -12,10 +12,12 @@ from pydantic import ValidationError
 from streamlit import config
 
 from app.components.identity import identity_sidebar
+from app.managers.access import AccessManager
 from app.managers.database import Database
 from app.managers.dataset import DatasetManager
 from app.managers.docker_services import DockerServiceManager
 from app.managers.drift import DriftManager
+from app.managers.errors import ManagerError
 from app.managers.experiments import ExperimentsManager
 from app.managers.flows import PrefectManager
 from app.managers.inference import InferenceManager
@@ -25,6 +27,7 @@ from app.managers.registry import RegistryManager
 from app.managers.services import LocalServiceManager, ServiceManager
 from core.access import Actor, AuditLog, Role
 from core.access.audit_store import SqlAuditLog
+from core.access.roles import role_from_claim
 from core.adapters.containers import DockerEngine
 from core.adapters.flows import PrefectRest
 from core.adapters.model_store import model_store
@@ -50,6 +53,7 @@ class Managers:
     prefect: PrefectManager
     predictions: PredictionManager
     services: ServiceManager  # local processes or compose containers, by RAKUTEN_MODE
+    access: AccessManager  # role assignments and the audit trail
     prometheus: PrometheusManager | None = None  # None: service health from the API's /metrics
     local_services: ServiceManager | None = None  # stack mode's way out when Docker is down
 
@@ -73,6 +77,7 @@ def _build() -> Managers:
         prefect=PrefectManager(PrefectRest(settings.prefect_api_url), audit),
         predictions=PredictionManager(predictor, batch_size=batch_size, audit=audit),
         services=service_manager(settings, audit),
+        access=AccessManager(database),
         local_services=(
             local_service_manager(settings, audit) if settings.mode == "stack" else None
         ),
@@ -124,8 +129,23 @@ def listening_address() -> str:
 
 def signed_in_role(claims: Mapping[str, Any]) -> Role:
     """The role of a signed-in person: the one place that decides it, from the ID token's claims
-    and the role assignments; with neither, ``RAKUTEN_DEFAULT_ROLE``."""
-    return Role(get_managers().settings.default_role)
+    and the role assignments; with neither, ``RAKUTEN_DEFAULT_ROLE``.
+
+    An admin's assignment (the Access page) wins over the claim (``RAKUTEN_ROLE_CLAIM``), so an
+    admin can change a person's role without touching the identity provider; it is read on every
+    page load, so the change takes effect on that person's next one."""
+    managers = get_managers()
+    settings = managers.settings
+    claim = claims.get(settings.role_claim)
+    claims_role = role_from_claim(claim if isinstance(claim, str | list | tuple) else None)
+    subject, email = str(claims.get("sub") or ""), claims.get("email")
+    email = email if isinstance(email, str) else None
+    try:
+        return managers.access.role_of(claims_role, subject, email, Role(settings.default_role))
+    except ManagerError as exc:  # no role can be decided: nobody acts until the database is back
+        st.error(str(exc))
+        st.stop()
+        raise  # st.stop() does not return; this keeps type checkers honest
 
 
 def session_identity() -> SessionIdentity:

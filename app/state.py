@@ -49,3 +49,14 @@ INFRA_SERVICE = "infra_service"  # the service the controls and the log viewer a
 INFRA_LOG_LINES = "infra_log_lines"
 INFRA_CONFIRM = "infra_confirm"  # prefix of the confirmation buttons' keys
 INFRA_LOCAL = "infra_local"  # the person chose local mode because the Docker engine is down
+
+# Access page
+ACCESS_FLASH = "access_flash"
+ACCESS_PRINCIPAL = "access_principal"
+ACCESS_ROLE = "access_role"
+
+# Audit page
+AUDIT_PERSON = "audit_person"
+AUDIT_ACTION = "audit_action"
+AUDIT_OUTCOME = "audit_outcome"
+AUDIT_SINCE = "audit_since"

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     default_role: Literal["viewer", "operator", "admin"] = Field(
         "viewer", description="Role of a signed-in person with no other role assigned"
     )
+    role_claim: str = Field(
+        "groups",
+        description="ID-token claim naming a signed-in person's groups: a group called admin, "
+        "operator or viewer gives that role (an assignment on the Access page wins)",
+    )
     prometheus_url: str = Field(
         "", description="Prometheus server; empty: service health is read from the API itself"
     )

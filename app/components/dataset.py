@@ -3,6 +3,7 @@ the page carries it out through the managers."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, cast
@@ -13,8 +14,10 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from app import state
 from app.components.charts import cumulative_share_chart, text_length_chart
+from app.components.permissions import NO_REFUSALS, explain
 from app.components.tables import render_load_history
 from app.components.text import inert
+from core.access.permissions import Action
 from core.data.categories import CATEGORIES
 from core.data.importer import NamedSource
 from core.data.queries import DatasetStatus, Scope, TextStats
@@ -63,10 +66,12 @@ def import_form(
     status: DatasetStatus,
     default_rows: int,
     server_paths: tuple[Path | None, Path | None] | None,
+    disabled_reason: str | None = None,
 ) -> ImportRequest | None:
     """Source choice and the Import button; returns the request when clicked with valid input.
 
     ``server_paths`` (default X and Y paths) enables reading files on the server; None hides it.
+    ``disabled_reason`` (the role the import needs) disables the button and says why.
     """
     sources = SOURCES if server_paths is not None else SOURCES[:3]
     source = st.radio("Source", sources, horizontal=True, key=state.DATASET_SOURCE)
@@ -100,7 +105,12 @@ def import_form(
         )
         replace = st.checkbox("Replace the current dataset", key=state.DATASET_REPLACE)
     missing_files = source != SOURCES[0] and (x is None or (source != SOURCES[2] and y is None))
-    if st.button("Import", type="primary", disabled=missing_files or not replace):
+    if st.button(
+        "Import",
+        type="primary",
+        disabled=missing_files or not replace or disabled_reason is not None,
+        help=disabled_reason,
+    ):
         return ImportRequest(int(rows), x, y, replace=status.source is not None)
     return None
 
@@ -114,9 +124,13 @@ def import_message(summary: ImportSummary) -> str:
 
 
 def load_controls(
-    status: DatasetStatus, initial_pct: float, batch_pct: float
+    status: DatasetStatus,
+    initial_pct: float,
+    batch_pct: float,
+    refused: Mapping[Action, str] = NO_REFUSALS,
 ) -> LoadRequest | None:
-    """Loaded-share metrics and the Initialize / Load next batch / Reset buttons."""
+    """Loaded-share metrics and the Initialize / Load next batch / Reset buttons; those whose
+    action is ``refused`` are disabled with the reason."""
     seen_bp = st.session_state.get(state.DATASET_SEEN_STAGE_BP)  # what the last run showed
     st.session_state[state.DATASET_SEEN_STAGE_BP] = status.stage_bp
     cols = st.columns(5)
@@ -132,18 +146,26 @@ def load_controls(
     if buttons.button(
         f"Initialize ({initial_pct:g} %)",
         type="primary",
-        disabled=status.stage_bp > 0,
+        disabled=status.stage_bp > 0 or Action.INITIALIZE in refused,
         icon=":material/play_arrow:",
+        help=refused.get(Action.INITIALIZE),
     ):
         return LoadRequest("initialize", seen_bp)
     if buttons.button(
         f"Load next batch (+{batch_pct:g} %)",
-        disabled=status.stage_bp == 0 or complete,
+        disabled=status.stage_bp == 0 or complete or Action.LOAD_NEXT_BATCH in refused,
         icon=":material/add:",
-        help="All products are loaded." if complete else None,
+        help=explain(
+            refused.get(Action.LOAD_NEXT_BATCH), "All products are loaded." if complete else None
+        ),
     ):
         return LoadRequest("next_batch", seen_bp)
-    with buttons.popover("Reset…", disabled=status.loaded_rows == 0, icon=":material/restart_alt:"):
+    with buttons.popover(
+        "Reset…",
+        disabled=status.loaded_rows == 0 or Action.RESET in refused,
+        icon=":material/restart_alt:",
+        help=refused.get(Action.RESET),
+    ):
         st.write(f"Unload all {status.loaded_rows:,} products? The pool and holdout stay.")
         if st.button("Yes, unload everything", type="primary", key=state.DATASET_RESET_CONFIRM):
             return LoadRequest("reset", seen_bp)

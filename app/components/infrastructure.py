@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -10,8 +11,10 @@ import pandas as pd
 import streamlit as st
 
 from app import state
+from app.components.permissions import NO_REFUSALS
 from app.components.status import StatusCard
 from app.records import ServiceInfo
+from core.access.permissions import Action as Permission
 
 Action = Literal["start", "stop", "restart"]
 # Where each tool lives, by the service that runs it.
@@ -130,24 +133,38 @@ def service_picker(services: list[ServiceInfo]) -> ServiceInfo:
     return by_name[name]
 
 
-def service_controls(service: ServiceInfo) -> ServiceAction | None:
-    """Start, Stop and Restart, each behind a confirmation, for one service."""
+def service_controls(
+    service: ServiceInfo, refused: Mapping[Permission, str] = NO_REFUSALS
+) -> ServiceAction | None:
+    """Start, Stop and Restart, each behind a confirmation, for one service; those whose action
+    is ``refused`` are disabled with the reason."""
     name = service.name
     buttons = st.container(horizontal=True)
     with buttons.popover(
-        f"Start {name}…", icon=":material/play_arrow:", disabled=service.status == "running"
+        f"Start {name}…",
+        icon=":material/play_arrow:",
+        disabled=service.status == "running" or Permission.START_SERVICE in refused,
+        help=refused.get(Permission.START_SERVICE),
     ):
         st.write(f"Start **{service.title}**? The page waits until it is healthy (up to a minute).")
         if st.button(f"Yes, start {name}", type="primary", key=f"{state.INFRA_CONFIRM}_start"):
             return ServiceAction(name, "start")
     locked = not service.controllable
     with buttons.popover(
-        f"Stop {name}…", icon=":material/stop:", disabled=locked or service.status != "running"
+        f"Stop {name}…",
+        icon=":material/stop:",
+        disabled=locked or service.status != "running" or Permission.STOP_SERVICE in refused,
+        help=refused.get(Permission.STOP_SERVICE),
     ):
         st.write(f"Stop **{service.title}**? {_consequence(name)}")
         if st.button(f"Yes, stop {name}", type="primary", key=f"{state.INFRA_CONFIRM}_stop"):
             return ServiceAction(name, "stop")
-    with buttons.popover(f"Restart {name}…", icon=":material/restart_alt:", disabled=locked):
+    with buttons.popover(
+        f"Restart {name}…",
+        icon=":material/restart_alt:",
+        disabled=locked or Permission.RESTART_SERVICE in refused,
+        help=refused.get(Permission.RESTART_SERVICE),
+    ):
         st.write(f"Restart **{service.title}**? It is unavailable until it is healthy again.")
         if st.button(f"Yes, restart {name}", type="primary", key=f"{state.INFRA_CONFIRM}_restart"):
             return ServiceAction(name, "restart")

@@ -53,12 +53,23 @@ def drift_overview(checks: Sequence[DriftCheck], traffic: int) -> None:
         st.plotly_chart(drift_share_chart(checks), width="stretch")
 
 
-def run_now_buttons() -> bool | None:
-    """The two buttons that start the monitor; whether it should retrain, once one is pressed."""
+def run_now_buttons(disabled_reason: str | None = None) -> bool | None:
+    """The two buttons that start the monitor; whether it should retrain, once one is pressed.
+
+    ``disabled_reason`` (the role the monitor needs) disables both and says why.
+    """
     check, retrain, _ = st.columns([1, 1, 2])
+    off = disabled_reason is not None
     # Both buttons are drawn on every run, so that pressing one never hides the other.
-    checked = check.button("Run drift check now", icon=":material/query_stats:")
-    retrained = retrain.button("Run monitor-and-retrain now", icon=":material/autorenew:")
+    checked = check.button(
+        "Run drift check now", icon=":material/query_stats:", disabled=off, help=disabled_reason
+    )
+    retrained = retrain.button(
+        "Run monitor-and-retrain now",
+        icon=":material/autorenew:",
+        disabled=off,
+        help=disabled_reason,
+    )
     if checked or retrained:
         return retrained
     return None
@@ -149,8 +160,9 @@ def sandboxed_frame(html: str, height: int) -> str:
     )
 
 
-def traffic_form(ready: bool) -> TrafficRequest | None:
-    """What the simulator does, and its settings; returns them when Send is pressed."""
+def traffic_form(ready: bool, disabled_reason: str | None = None) -> TrafficRequest | None:
+    """What the simulator does, and its settings; returns them when Send is pressed (disabled
+    with ``disabled_reason``, the role it needs, or while no model is served)."""
     st.caption(
         "Sends predictions to the API, drawn from the holdout, with the drift you choose: so drift "
         "can be shown on demand. They land in the inference log like any other."
@@ -167,8 +179,8 @@ def traffic_form(ready: bool) -> TrafficRequest | None:
         sent = st.form_submit_button(
             "Send traffic",
             icon=":material/send:",
-            disabled=not ready,
-            help=None if ready else "the API is not serving a model",
+            disabled=not ready or disabled_reason is not None,
+            help=disabled_reason or (None if ready else "the API is not serving a model"),
         )
     return TrafficRequest(int(count), scenario, float(strength)) if sent else None
 
@@ -183,9 +195,12 @@ def traffic_progress(total: int) -> Callable[[int, int], object]:
     return moved
 
 
-def deployments_table(deployments: Sequence[DeploymentInfo]) -> DeploymentInfo | None:
+def deployments_table(
+    deployments: Sequence[DeploymentInfo], disabled_reason: str | None = None
+) -> DeploymentInfo | None:
     """The deployments with schedule, state, next run and latest runs; a pause/resume button
-    per scheduled one. Returns the deployment whose button was pressed."""
+    per scheduled one (disabled with ``disabled_reason``, the role it needs: a paused schedule
+    still shows as paused). Returns the deployment whose button was pressed."""
     pressed = None
     for deployment in deployments:
         name, schedule, runs, action = st.columns([2, 2, 3, 1])
@@ -210,6 +225,8 @@ def deployments_table(deployments: Sequence[DeploymentInfo]) -> DeploymentInfo |
             "Resume" if deployment.paused else "Pause",
             key=f"pause-{deployment.name}",
             icon=":material/play_arrow:" if deployment.paused else ":material/pause:",
+            disabled=disabled_reason is not None,
+            help=disabled_reason,
         ):
             pressed = deployment
     return pressed

@@ -34,6 +34,16 @@ LIFECYCLE = (
         "logs",
         ":material/dns:",
     ),
+    (
+        "pages/7_Access.py",
+        "**Access** — who has which role (admins change it)",
+        ":material/admin_panel_settings:",
+    ),
+    (
+        "pages/8_Audit.py",
+        "**Audit** — who did what, when, and how it ended; download it as CSV",
+        ":material/policy:",
+    ),
 )
 
 

@@ -45,9 +45,12 @@ def history_filters() -> HistoryFilters:
     return HistoryFilters(code, text, datetime.now(UTC) - delta if delta else None)
 
 
-def history_panel(history: pd.DataFrame, accuracy: FeedbackAccuracy) -> dict[str, int]:
+def history_panel(
+    history: pd.DataFrame, accuracy: FeedbackAccuracy, disabled_reason: str | None = None
+) -> dict[str, int]:
     """The counts, then the history with its feedback editor; returns the marks to save when
-    *Save* is clicked."""
+    *Save* is clicked. ``disabled_reason`` (the role feedback needs) makes the editor read-only
+    and says why on a disabled *Save*."""
     left, middle, right = st.columns(3)
     left.metric("Predictions", f"{len(history):,}", help="in this view (at most 500 shown)")
     middle.metric("With feedback", f"{accuracy.labelled:,}")
@@ -59,13 +62,17 @@ def history_panel(history: pd.DataFrame, accuracy: FeedbackAccuracy) -> dict[str
     if history.empty:
         st.info("No predictions here yet: classify a product, or widen the filters.")
         return {}
+    if disabled_reason is not None:
+        history_editor(history, read_only=True)
+        st.button("Save feedback marks", disabled=True, help=disabled_reason)
+        return {}
     changes = history_editor(history)
     if changes and st.button(f"Save {len(changes)} feedback mark(s)", type="primary"):
         return changes
     return {}
 
 
-def history_editor(history: pd.DataFrame) -> dict[str, int]:
+def history_editor(history: pd.DataFrame, read_only: bool = False) -> dict[str, int]:
     """The history with an editable "true category" column; returns the marks changed."""
     shown = history.assign(
         predicted=[label_for(int(c)) for c in history["predicted_code"]],
@@ -87,7 +94,7 @@ def history_editor(history: pd.DataFrame) -> dict[str, int]:
         hide_index=True,
         width="stretch",
         key=state.PREDICT_HISTORY_EDITOR,
-        disabled=[c for c in shown.columns if c != "true_category"],
+        disabled=True if read_only else [c for c in shown.columns if c != "true_category"],
         column_config={
             "at": st.column_config.DatetimeColumn("time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
             "probability": st.column_config.ProgressColumn(

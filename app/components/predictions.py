@@ -91,10 +91,13 @@ def product_form(examples: Sequence[ExampleProduct] | None) -> ProductInput | No
     return ProductInput(designation, description)
 
 
-def prediction_panel(result: PredictionResult, champion: int | None) -> int | None:
-    """The answer, and the form to mark its true category; returns that category when saved."""
+def prediction_panel(
+    result: PredictionResult, champion: int | None, disabled_reason: str | None = None
+) -> int | None:
+    """The answer, and the form to mark its true category; returns that category when saved
+    (``disabled_reason``: the role feedback needs, shown on the disabled button)."""
     render_prediction(result, champion)
-    return feedback_picker(result.request_id, result.code)
+    return feedback_picker(result.request_id, result.code, disabled_reason)
 
 
 def render_prediction(result: PredictionResult, champion: int | None) -> None:
@@ -138,7 +141,9 @@ def top_k_chart(top: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def feedback_picker(request_id: str, predicted: int) -> int | None:
+def feedback_picker(
+    request_id: str, predicted: int, disabled_reason: str | None = None
+) -> int | None:
     """Ask for the true category of a prediction; returns it when saved."""
     with st.form(f"feedback-{request_id}"):
         true_code = st.selectbox(
@@ -148,7 +153,12 @@ def feedback_picker(request_id: str, predicted: int) -> int | None:
             format_func=label_for,
             help="Mark what the product really is: the live accuracy is computed from these.",
         )
-        if st.form_submit_button("Save feedback", icon=":material/fact_check:"):
+        if st.form_submit_button(
+            "Save feedback",
+            icon=":material/fact_check:",
+            disabled=disabled_reason is not None,
+            help=disabled_reason,
+        ):
             return int(true_code)
     return None
 

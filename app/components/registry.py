@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import streamlit as st
 
 from app import state
 from app.components.models import versions_table
+from app.components.permissions import NO_REFUSALS
+from core.access.permissions import Action
 from core.registry import CHAMPION, GateVerdict, VersionInfo
 from core.usecases.promotion import ChampionChange
 
@@ -49,9 +52,13 @@ def version_picker(versions: list[VersionInfo]) -> int:
 
 
 def promotion_actions(
-    version: int, verdict: GateVerdict, versions: list[VersionInfo]
+    version: int,
+    verdict: GateVerdict,
+    versions: list[VersionInfo],
+    refused: Mapping[Action, str] = NO_REFUSALS,
 ) -> PromotionAction | None:
-    """The gate's verdict, *Promote*, *Force* (with a reason) and *Rollback* (confirmed)."""
+    """The gate's verdict, *Promote*, *Force* (with a reason) and *Rollback* (confirmed); those
+    whose action is ``refused`` are disabled with the reason."""
     is_champion = any(v.version == version and CHAMPION in v.aliases for v in versions)
     if is_champion:
         st.info(f"v{version} is the champion.")
@@ -64,10 +71,15 @@ def promotion_actions(
         f"Promote v{version} to champion",
         type="primary",
         icon=":material/trophy:",
-        disabled=is_champion or not verdict.passed,
+        disabled=is_champion or not verdict.passed or Action.PROMOTE in refused,
+        help=refused.get(Action.PROMOTE),
     ):
         return PromotionAction(version)
-    with buttons.popover("Force…", disabled=is_champion or verdict.passed):
+    with buttons.popover(
+        "Force…",
+        disabled=is_champion or verdict.passed or Action.FORCE_PROMOTE in refused,
+        help=refused.get(Action.FORCE_PROMOTE),
+    ):
         reason = st.text_area(
             "Why promote despite the gate?",
             key=state.TRAINING_FORCE_REASON,
@@ -75,7 +87,12 @@ def promotion_actions(
         )
         if st.button("Force promotion", type="primary", disabled=not reason.strip()):
             return PromotionAction(version, force_reason=reason)
-    with buttons.popover("Rollback…", icon=":material/undo:"):
+    with buttons.popover(
+        "Rollback…",
+        icon=":material/undo:",
+        disabled=Action.ROLLBACK in refused,
+        help=refused.get(Action.ROLLBACK),
+    ):
         st.write("Give the champion alias back to the previous champion?")
         if st.button("Yes, roll back", type="primary"):
             return PromotionAction(version, rollback=True)

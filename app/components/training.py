@@ -36,8 +36,11 @@ class TrainRequest:
         return {"config": self.config.model_dump(), "auto_promote": self.auto_promote}
 
 
-def train_form(loaded_rows: int) -> TrainRequest | None:
-    """Preset, hyperparameters and the Train button; out-of-range values are refused here."""
+def train_form(loaded_rows: int, disabled_reason: str | None = None) -> TrainRequest | None:
+    """Preset, hyperparameters and the Train button; out-of-range values are refused here.
+
+    ``disabled_reason`` (the role training needs) disables the button and says why.
+    """
     preset_name = st.selectbox("Preset", list(PRESETS), key=state.TRAINING_PRESET)
     preset = PRESETS[preset_name]
     fields = TrainConfig.model_fields
@@ -75,7 +78,11 @@ def train_form(loaded_rows: int) -> TrainRequest | None:
             "Promote to champion if the gate passes", value=True, key=state.TRAINING_AUTO_PROMOTE
         )
         submitted = st.form_submit_button(
-            "Train", type="primary", icon=":material/model_training:", disabled=loaded_rows == 0
+            "Train",
+            type="primary",
+            icon=":material/model_training:",
+            disabled=loaded_rows == 0 or disabled_reason is not None,
+            help=disabled_reason,
         )
     if loaded_rows == 0:
         st.warning("No products are loaded yet: initialize the data on the Dataset page first.")

@@ -15,9 +15,11 @@ from app.components.dataset import (
     load_history_panel,
     render_text_stats,
 )
+from app.components.permissions import reason, refusals
 from app.components.tables import render_products
 from app.components.text import inert
 from app.managers.errors import ManagerError
+from core.access.permissions import Action
 
 st.set_page_config(
     page_title="Dataset · Control Room", page_icon=":material/dataset:", layout="wide"
@@ -41,7 +43,10 @@ if flash := st.session_state.pop(state.DATASET_FLASH, None):
 local = settings.mode == "local"
 server_paths = (settings.challenge_x_path, settings.challenge_y_path) if local else None
 with st.expander("Import data", expanded=status.source is None, icon=":material/upload:"):
-    request = import_form(status, settings.synthetic_rows, server_paths)
+    importing = Action.IMPORT_DATA if status.source is None else Action.REPLACE_DATA
+    request = import_form(
+        status, settings.synthetic_rows, server_paths, disabled_reason=reason(actor, importing)
+    )
 if request is not None:
     with st.status("Importing…", expanded=True) as progress:
         try:
@@ -65,7 +70,9 @@ if status.source is None:
     st.info("No dataset yet: import the built-in catalogue or the challenge files above.")
     st.stop()
 
-load = load_controls(status, 100 * settings.initial_load_fraction, 100 * settings.batch_fraction)
+refused = refusals(actor, Action.INITIALIZE, Action.LOAD_NEXT_BATCH, Action.RESET)
+initial_pct, batch_pct = 100 * settings.initial_load_fraction, 100 * settings.batch_fraction
+load = load_controls(status, initial_pct, batch_pct, refused)
 if load is not None:
     with st.spinner("Loading…" if load.action != "reset" else "Unloading…"):
         try:

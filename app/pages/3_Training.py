@@ -9,9 +9,11 @@ from app.bootstrap import current_actor, get_managers, require_identity
 from app.components.flow_runs import follow_run
 from app.components.infrastructure import tool_buttons
 from app.components.models import promotion_log_table, run_detail_panel, runs_panel
+from app.components.permissions import reason, refusals
 from app.components.registry import change_message, promotion_actions, registry_panel
 from app.components.training import train_form
 from app.managers.errors import ManagerError
+from core.access.permissions import Action
 from core.flows.names import TRAIN_DEPLOYMENT
 
 st.set_page_config(
@@ -21,6 +23,7 @@ require_identity()  # who-am-I in the sidebar; stops when nobody may act yet
 managers = get_managers()
 dataset, prefect = managers.dataset, managers.prefect
 experiments, registry = managers.experiments, managers.registry
+actor = current_actor()
 st.title("Training")
 tool_buttons(managers.services.tool_links(), {"mlflow": "MLflow UI", "prefect": "Prefect UI"})
 if flash := st.session_state.pop(state.TRAINING_FLASH, None):
@@ -34,10 +37,10 @@ except ManagerError as exc:
 
 with st.container(border=True):
     st.subheader("Train a model")
-    request = train_form(loaded_rows)
+    request = train_form(loaded_rows, disabled_reason=reason(actor, Action.TRAIN))
 if request is not None:
     try:
-        started = prefect.trigger(TRAIN_DEPLOYMENT, request.parameters, current_actor())
+        started = prefect.trigger(TRAIN_DEPLOYMENT, request.parameters, actor)
     except ManagerError as exc:
         st.error(str(exc))
     else:
@@ -68,13 +71,14 @@ try:
 except ManagerError as exc:
     st.error(str(exc))
     st.stop()
-action = promotion_actions(chosen, verdict, versions)
+refused = refusals(actor, Action.PROMOTE, Action.FORCE_PROMOTE, Action.ROLLBACK)
+action = promotion_actions(chosen, verdict, versions, refused)
 if action is not None:
     try:
         if action.rollback:
-            change = registry.rollback(current_actor())
+            change = registry.rollback(actor)
         else:
-            change = registry.promote(action.version, current_actor(), action.force_reason)
+            change = registry.promote(action.version, actor, action.force_reason)
     except ManagerError as exc:
         st.error(str(exc))
     else:

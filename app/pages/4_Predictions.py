@@ -9,6 +9,7 @@ import streamlit as st
 from app import state
 from app.bootstrap import current_actor, get_managers, require_identity
 from app.components.batch import batch_progress, batch_upload, render_batch
+from app.components.permissions import reason
 from app.components.prediction_history import history_filters, history_panel, render_accuracy
 from app.components.predictions import (
     feedback_saved,
@@ -18,6 +19,7 @@ from app.components.predictions import (
 )
 from app.managers.errors import ManagerError
 from app.records import ApiHealth, PredictionResult
+from core.access.permissions import Action
 
 st.set_page_config(
     page_title="Predictions · Control Room", page_icon=":material/bolt:", layout="wide"
@@ -26,6 +28,8 @@ require_identity()  # who-am-I in the sidebar; stops when nobody may act yet
 managers = get_managers()
 dataset, inference = managers.dataset, managers.inference
 registry, predictions = managers.registry, managers.predictions
+actor = current_actor()
+no_feedback = reason(actor, Action.FEEDBACK)  # predicting is open to every role
 st.title("Predictions")
 if flash := st.session_state.pop(state.PREDICT_FLASH, None):
     st.success(flash)
@@ -66,9 +70,10 @@ with single:
             with suppress(ManagerError):
                 inference.wait_until_logged(result.request_id)
     last: PredictionResult | None = st.session_state.get(state.PREDICT_LAST)
-    if last is not None and (true_code := prediction_panel(last, champion_version)) is not None:
+    true_code = prediction_panel(last, champion_version, no_feedback) if last else None
+    if last is not None and true_code is not None:
         try:
-            inference.record_feedback(last.request_id, true_code, current_actor())
+            inference.record_feedback(last.request_id, true_code, actor)
         except ManagerError as exc:
             st.error(str(exc))
         else:
@@ -96,10 +101,10 @@ with past:
     except ManagerError as exc:
         st.error(str(exc))
         st.stop()
-    if marks := history_panel(history, accuracy):
+    if marks := history_panel(history, accuracy, no_feedback):
         try:
             for request_id, code in marks.items():
-                inference.record_feedback(request_id, code, current_actor())
+                inference.record_feedback(request_id, code, actor)
         except ManagerError as exc:
             st.error(str(exc))
         else:

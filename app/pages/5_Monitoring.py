@@ -16,8 +16,10 @@ from app.components.monitoring import (
     traffic_form,
     traffic_progress,
 )
+from app.components.permissions import reason
 from app.components.service_health import render_service_health
 from app.managers.errors import ManagerError
+from core.access.permissions import Action
 from core.flows.names import DAILY_MONITOR_CRON, MONITOR_DEPLOYMENT
 from core.service_metrics import health_from_scrapes
 from core.simulate import SCENARIOS, simulated_traffic
@@ -28,6 +30,7 @@ st.set_page_config(
 require_identity()  # who-am-I in the sidebar; stops when nobody may act yet
 managers = get_managers()
 drift, prefect, predictions = managers.drift, managers.prefect, managers.predictions
+actor = current_actor()
 st.title("Monitoring")
 st.caption(
     f"Drift of the inference log against the champion's training data (Evidently). Above "
@@ -47,9 +50,9 @@ except ManagerError as exc:
 drift_overview(checks, traffic)
 
 st.subheader("Run the monitor now")
-if (retrain := run_now_buttons()) is not None:
+if (retrain := run_now_buttons(reason(actor, Action.MONITOR))) is not None:
     try:
-        started = prefect.trigger(MONITOR_DEPLOYMENT, {"retrain": retrain}, current_actor())
+        started = prefect.trigger(MONITOR_DEPLOYMENT, {"retrain": retrain}, actor)
     except ManagerError as exc:
         st.error(str(exc))
     else:
@@ -59,8 +62,9 @@ if run_id := st.session_state.get(state.MONITOR_RUN_ID):
 
 with st.expander("Deployments and schedules", icon=":material/schedule:"):
     try:
-        if (pressed := deployments_table(prefect.deployments())) is not None:
-            prefect.set_paused(pressed.name, not pressed.paused, current_actor())
+        no_pause = reason(actor, Action.PAUSE_SCHEDULE)
+        if (pressed := deployments_table(prefect.deployments(), no_pause)) is not None:
+            prefect.set_paused(pressed.name, not pressed.paused, actor)
             done = "resumed" if pressed.paused else "paused"
             st.session_state[state.MONITOR_FLASH] = f"{pressed.name} {done}."
             st.rerun()
@@ -106,11 +110,11 @@ try:
 except ManagerError as exc:
     ready = False
     st.warning(str(exc))
-if (request := traffic_form(ready)) is not None:
+if (request := traffic_form(ready, reason(actor, Action.SIMULATE_TRAFFIC))) is not None:
     try:
         holdout = managers.dataset.holdout()
         products = simulated_traffic(holdout, request.count, request.scenario, request.strength)
-        predictions.predict_batch(products, traffic_progress(request.count))
+        predictions.send_traffic(products, current_actor(), traffic_progress(request.count))
     except (ManagerError, ValueError) as exc:
         st.error(str(exc))
     else:

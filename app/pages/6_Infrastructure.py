@@ -16,9 +16,11 @@ from app.components.infrastructure import (
     service_controls,
     service_picker,
 )
+from app.components.permissions import refusals
 from app.managers.docker_services import EngineUnreachable
 from app.managers.errors import ManagerError
 from app.managers.services import ServiceManager
+from core.access.permissions import Action
 
 st.set_page_config(
     page_title="Infrastructure · Control Room", page_icon=":material/dns:", layout="wide"
@@ -26,6 +28,7 @@ st.set_page_config(
 require_identity()  # who-am-I in the sidebar; stops when nobody may act yet
 managers = get_managers()
 settings = managers.settings
+actor = current_actor()
 st.title("Infrastructure")
 
 manager: ServiceManager = managers.services
@@ -71,12 +74,13 @@ if not services:
 
 st.subheader("Control a service")
 chosen = service_picker(services)
-action = service_controls(chosen)
+refused = refusals(actor, Action.START_SERVICE, Action.STOP_SERVICE, Action.RESTART_SERVICE)
+action = service_controls(chosen, refused)
 if action is not None:
     verb = {"start": "Starting", "stop": "Stopping", "restart": "Restarting"}[action.action]
     try:
         with st.spinner(f"{verb} {action.name}…"):
-            after = getattr(manager, action.action)(action.name, current_actor())
+            after = getattr(manager, action.action)(action.name, actor)
     except ManagerError as exc:
         st.error(str(exc))
     else:

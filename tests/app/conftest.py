@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 import app.bootstrap
 from app.bootstrap import Managers, local_service_manager
+from app.managers.access import AccessManager
 from app.managers.database import Database
 from app.managers.dataset import DatasetManager
 from app.managers.docker_services import DockerServiceManager
@@ -97,6 +98,7 @@ def fake_services(
             PrefectManager(fake_prefect, audit),
             PredictionManager(fake_predictor, batch_size=batch_size, audit=audit),
             services_backend,
+            AccessManager(database),
             local_services=(
                 local_service_manager(settings) if services_backend.backend == "docker" else None
             ),

@@ -12,6 +12,7 @@ import pytest
 
 import app.managers
 import core.usecases
+from app.managers.access import AccessManager
 from app.managers.dataset import DatasetManager
 from app.managers.docker_services import DockerServiceManager
 from app.managers.flows import PrefectManager
@@ -61,6 +62,7 @@ STATE_CHANGING: list[Callable[..., Any]] = [
     DockerServiceManager.stop,
     PredictionManager.send_traffic,
     roles.assign_role,
+    AccessManager.assign,
 ]
 
 
@@ -115,6 +117,7 @@ READERS = {
     "app.managers.errors": {"permission_errors"},
     "app.managers.flows": {"trigger_action"},
     "PredictionManager": {"health", "predict", "predict_batch", "scrape"},
+    "AccessManager": {"assignments", "role_of", "audit"},
 }
 
 

@@ -55,6 +55,7 @@ NEEDS: dict[str, set[str]] = {
     "app_address": set(),  # make run's: the container listens on 0.0.0.0 behind a 127.0.0.1 port
     "app_published_address": {"app"},  # the container listens on 0.0.0.0 behind this address
     "default_role": {"app"},
+    "role_claim": {"app"},
     "prometheus_url": {"app"},
     "api_token": {"app", "api", "worker"},
     "api_poll_seconds": {"api"},
