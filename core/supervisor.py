@@ -9,20 +9,18 @@ point, live in :mod:`core.local_stack`.
 
 from __future__ import annotations
 
-import http.client
 import os
 import signal
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from core.processes import alive, group_members, probe_health, signal_group, start_time
 from core.runtime_files import PRIVATE_UMASK, open_private
 from core.settings import REPO_ROOT
 
@@ -108,7 +106,7 @@ class Supervisor:
         # The start time makes the PID file safe to trust later: after a reboot or a crash the
         # same PID may belong to an unrelated process, which must never be signalled.
         with open_private(self._pid_path(name)) as pid_file:
-            pid_file.write(f"{process.pid} {_start_time(process.pid)}".encode())
+            pid_file.write(f"{process.pid} {start_time(process.pid)}".encode())
         return self.status(name)
 
     def start_in_order(self, names: Sequence[str], timeout: float = 120.0) -> list[ServiceStatus]:
@@ -160,16 +158,16 @@ class Supervisor:
     def stop(self, name: str, timeout: float = 15.0) -> None:
         """Stop a service and its children (SIGTERM, then SIGKILL after ``timeout``)."""
         pid = self._pid(name)
-        if pid is not None and _alive(pid):
+        if pid is not None and alive(pid):
             # The service was started as a group leader (start_new_session): its group id is its
             # PID, and the group includes the children it started (servers' workers, flow runs).
-            _signal_group(pid, signal.SIGTERM)
+            signal_group(pid, signal.SIGTERM)
             deadline = time.monotonic() + timeout
-            while _group_members(pid) and time.monotonic() < deadline:
+            while group_members(pid) and time.monotonic() < deadline:
                 time.sleep(0.1)
-            if _group_members(pid):
-                _signal_group(pid, signal.SIGKILL)
-                while _group_members(pid) and time.monotonic() < deadline + 5:
+            if group_members(pid):
+                signal_group(pid, signal.SIGKILL)
+                while group_members(pid) and time.monotonic() < deadline + 5:
                     time.sleep(0.1)
         self._pid_path(name).unlink(missing_ok=True)
 
@@ -181,16 +179,16 @@ class Supervisor:
     def running(self, name: str) -> bool:
         """Whether its process is alive (no health check: cheap enough to poll)."""
         pid = self._pid(name)
-        return pid is not None and _alive(pid)
+        return pid is not None and alive(pid)
 
     def status(self, name: str) -> ServiceStatus:
         """Running (PID alive) and healthy (health URL answers 200, or running when none)."""
         spec = self.specs[name]
         pid = self._pid(name)
-        running = pid is not None and _alive(pid)
+        running = pid is not None and alive(pid)
         reason, check_ms = "" if running else "stopped (no process)", None
         if running and spec.health_url:
-            reason, check_ms = _probe(spec.health_url)
+            reason, check_ms = probe_health(spec.health_url)
         try:
             started = datetime.fromtimestamp(self._pid_path(name).stat().st_mtime, UTC)
         except FileNotFoundError:  # stopped meanwhile
@@ -234,7 +232,7 @@ class Supervisor:
             pid = int(pid_text)
         except (FileNotFoundError, ValueError):
             return None
-        return pid if _start_time(pid) == started else None
+        return pid if start_time(pid) == started else None
 
     def _pid_path(self, name: str) -> Path:
         return self._run_dir / f"{name}.pid"
@@ -256,60 +254,3 @@ def _check_port_free(spec: ServiceSpec) -> None:
                 f"Port {parts.port} for the {spec.title} is taken by another process. Stop that "
                 f"process, or choose another port with {spec.setting}."
             ) from exc
-
-
-def _start_time(pid: int) -> str:
-    """The process's start time in clock ticks since boot (``/proc/<pid>/stat`` field 22)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return "gone"
-
-
-def _group_members(pgid: int) -> list[int]:
-    """Live (not zombie) processes of a process group, read from /proc."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(") ", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            members.append(int(entry.name))
-    return members
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (exited, not yet reaped by its parent) counts as gone.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def _probe(url: str) -> tuple[str, float]:
-    """GET the health URL: why it is not healthy ("" when it answered 200), and how long it took."""
-    start = time.perf_counter()
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            reason = "" if response.status == 200 else f"health check answered {response.status}"
-    except urllib.error.HTTPError as exc:
-        reason = f"health check answered {exc.code}"
-    except (OSError, http.client.HTTPException) as exc:
-        reason = f"health check failed ({type(exc).__name__})"
-    return reason, (time.perf_counter() - start) * 1000

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from core.local_stack import local_services
+from core.processes import alive
 from core.settings import Settings
-from core.supervisor import ServiceSpec, Supervisor, SupervisorError, _alive
+from core.supervisor import ServiceSpec, Supervisor, SupervisorError
 from tests.ports import free_port
 
 
@@ -55,7 +56,7 @@ def test_start_health_stop_ends_the_whole_group(tmp_path: Path) -> None:
     kids = children(status.pid)
     assert kids
     supervisor.stop("web")  # returns once the whole group is gone
-    assert not _alive(status.pid) and not any(_alive(k) for k in kids)
+    assert not alive(status.pid) and not any(alive(k) for k in kids)
     assert not supervisor.status("web").running
     assert "starting web" in supervisor.log_tail("web")
 
@@ -125,4 +126,4 @@ def test_a_reused_pid_is_never_signalled(tmp_path: Path) -> None:
     supervisor = Supervisor(tmp_path, [http_service(free_port())])
     assert not supervisor.status("web").running
     supervisor.stop("web")  # must not signal this test process
-    assert _alive(os.getpid())
+    assert alive(os.getpid())
