@@ -59,7 +59,10 @@ def create_app(
     settings = settings or get_settings()
     metrics = ApiMetrics()
     follower = follower or ChampionFollower(
-        model_store(settings.mlflow_tracking_uri, "api"), metrics
+        model_store(
+            settings.mlflow_tracking_uri, "api", settings.mlflow_username, settings.mlflow_password
+        ),
+        metrics,
     )
     owns_engine = engine is None
     # A write that cannot finish in time is abandoned and retried by the writer, not waited for.

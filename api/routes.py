@@ -152,7 +152,7 @@ def build_router(services: Services) -> APIRouter:
         credentials: HTTPAuthorizationCredentials | None = bearer,
     ) -> Health:
         """Check the champion alias now (instead of at the next poll) and swap if it moved."""
-        token = services.settings.api_token
+        token = services.settings.api_token.get_secret_value()
         if not token:
             raise HTTPException(403, "reload is disabled: set RAKUTEN_API_TOKEN to enable it")
         given = credentials.credentials if credentials else ""

@@ -62,8 +62,10 @@ class Managers:
 def _build() -> Managers:
     settings = get_settings()
     engine = make_engine(settings.database_url)
-    store = model_store(settings.mlflow_tracking_uri, "app")
-    predictor = HttpPredictor(settings.api_url, settings.api_token)
+    store = model_store(
+        settings.mlflow_tracking_uri, "app", settings.mlflow_username, settings.mlflow_password
+    )
+    predictor = HttpPredictor(settings.api_url, settings.api_token.get_secret_value())
     database = Database(engine)
     audit = SqlAuditLog(engine)  # the managers without a database of their own write here
     batch_size = min(100, settings.api_batch_limit)
@@ -74,7 +76,9 @@ def _build() -> Managers:
         drift=DriftManager(database, settings.var_dir / "drift"),
         experiments=ExperimentsManager(store),
         registry=RegistryManager(store, predictor, engine, settings.promotion_margin),
-        prefect=PrefectManager(PrefectRest(settings.prefect_api_url), audit),
+        prefect=PrefectManager(
+            PrefectRest(settings.prefect_api_url, auth_string=settings.prefect_auth_string), audit
+        ),
         predictions=PredictionManager(predictor, batch_size=batch_size, audit=audit),
         services=service_manager(settings, audit),
         access=AccessManager(database),

@@ -54,6 +54,8 @@ INFRA_LOCAL = "infra_local"  # the person chose local mode because the Docker en
 ACCESS_FLASH = "access_flash"
 ACCESS_PRINCIPAL = "access_principal"
 ACCESS_ROLE = "access_role"
+ACCESS_REMOVE = "access_remove"  # the assignment chosen for removal
+ACCESS_REMOVE_CONFIRM = "access_remove_confirm"
 
 # Audit page
 AUDIT_PERSON = "audit_person"

@@ -3,8 +3,12 @@
 python -m core.cli data import [--rows N] [--x X.csv --y Y.csv | --csv F.csv] [--replace]
 python -m core.cli data import --if-empty      # what `make run` does on a fresh machine
 python -m core.cli data init | next | reset --yes | status | history
+python -m core.cli access list | grant PERSON ROLE [--if-unassigned] | revoke PERSON
+python -m core.cli audit [--last N] [--person TEXT] [--action ACTION] [--outcome OUTCOME]
 
-Every change is made as the OS user (``Actor.os_user()``): the load history says "<user> (cli)".
+PERSON is a subject or an email. Every change is made as the OS user (``Actor.os_user()``, an
+admin) and audited: the load history says "<user> (cli)". The access and audit commands live in
+:mod:`core.access.commands`.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from core.access import Actor
+from core.access import Actor, PermissionDenied
+from core.access.commands import add_commands
 from core.data import queries
 from core.data.importer import DataValidationError
 from core.db.engine import describe, ensure_schema, make_engine
@@ -28,6 +33,7 @@ from core.settings import Settings, describe_settings_error, get_settings
 from core.usecases import dataset as lifecycle
 
 log = logging.getLogger("core.cli")
+_REFUSALS = (DataValidationError, lifecycle.DatasetExists, lifecycle.LoadRefused, PermissionDenied)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -50,7 +56,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         ensure_schema(engine)
         args.handler(args, settings, engine)
-    except (DataValidationError, lifecycle.DatasetExists, lifecycle.LoadRefused, ValueError) as exc:
+    except (*_REFUSALS, ValueError) as exc:
         log.error("refused: %s", exc)
         return 1
     except SQLAlchemyError as exc:
@@ -157,6 +163,7 @@ def _parser() -> argparse.ArgumentParser:
     rst.set_defaults(handler=_reset)
     data.add_parser("status", help="where loading stands").set_defaults(handler=_status)
     data.add_parser("history", help="every load so far").set_defaults(handler=_history)
+    add_commands(groups)
     return parser
 
 

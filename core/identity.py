@@ -93,17 +93,23 @@ def resolve_session(
         return SessionIdentity(provider, address, None, f"Sign-in refused: {exc}.")
 
 
-def secrets_files(project_dir: Path, script: Path, home: Path | None = None) -> list[Path]:
+def secrets_files(
+    project_dir: Path, script: Path, home: Path | None = None, chosen: Path | None = None
+) -> list[Path]:
     """The files Streamlit reads secrets from, first to last (a later file wins).
 
     Args:
         project_dir: The directory Streamlit is started from (its ``.streamlit/`` folder).
         script: The main script (``app/Home.py``), whose folder may hold ``.streamlit/`` too.
         home: The user's home directory (``~/.streamlit/``); default: the current user's.
+        chosen: The one file Streamlit is given instead (its ``secrets.files`` option, which
+            ``make run`` sets from ``RAKUTEN_SECRETS_FILE``); None: Streamlit's own files.
 
     Returns:
         The candidate paths, whether or not they exist, in Streamlit's order.
     """
+    if chosen is not None:
+        return [chosen.resolve()]
     home = home if home is not None else Path.home()
     files = [home / ".streamlit" / "secrets.toml", project_dir / ".streamlit" / "secrets.toml"]
     script_level = script.parent / ".streamlit" / "secrets.toml"

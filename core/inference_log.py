@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, Insert, Select, case, delete, func, i
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from core.access.actor import Actor
 from core.data.categories import CATEGORY_BY_CODE
 from core.db.tables import inference_log, prediction_feedback
 
@@ -32,6 +33,7 @@ HISTORY_COLUMNS = (
     "latency_ms",
     "source",
     "true_code",
+    "feedback_by",  # who marked it: their email, else their subject (empty on older marks)
 )
 
 _FEEDBACK_ID = prediction_feedback.c.request_id
@@ -100,8 +102,10 @@ def _insert_once(dialect: str) -> Insert:
     return insert_(inference_log).on_conflict_do_nothing(index_elements=["request_id"])
 
 
-def record_feedback(engine: Engine, request_id: str, true_code: int) -> None:
+def record_feedback(engine: Engine, request_id: str, true_code: int, actor: Actor) -> None:
     """Mark the true category of one prediction; marking again replaces the earlier mark.
+
+    The caller checks the actor's role (``InferenceManager.record_feedback``); this records who.
 
     Raises:
         ValueError: ``true_code`` is not one of the 27 categories, or ``request_id`` is empty.
@@ -110,7 +114,13 @@ def record_feedback(engine: Engine, request_id: str, true_code: int) -> None:
         raise ValueError(f"{true_code} is not one of the 27 product type codes")
     if not request_id.strip():
         raise ValueError("feedback needs the prediction's request id")
-    row = {"request_id": request_id, "true_code": true_code, "at": datetime.now(UTC)}
+    row = {
+        "request_id": request_id,
+        "true_code": true_code,
+        "at": datetime.now(UTC),
+        "actor": actor.subject[:200],
+        "actor_email": actor.email[:200] if actor.email else None,
+    }
     with engine.begin() as conn:
         conn.execute(delete(prediction_feedback).where(_FEEDBACK_ID == request_id))
         conn.execute(insert(prediction_feedback), [row])
@@ -125,7 +135,8 @@ def history(
     until: datetime | None = None,
     limit: int = 500,
 ) -> pd.DataFrame:
-    """Predictions newest first, with the marked true category (``true_code``) where there is one.
+    """Predictions newest first, with the marked true category (``true_code``) and who marked it
+    (``feedback_by``) where there is one.
 
     Args:
         conn: An open connection.
@@ -140,6 +151,7 @@ def history(
     frame = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
     frame["at"] = pd.to_datetime(frame["at"], utc=True)
     frame["true_code"] = frame["true_code"].astype("Int64")
+    frame["feedback_by"] = frame["feedback_by"].fillna("")
     return frame
 
 
@@ -166,8 +178,11 @@ def feedback_accuracy(conn: Connection, *, since: datetime | None = None) -> Fee
 
 
 def _joined() -> Select:
+    marked_by = func.coalesce(prediction_feedback.c.actor_email, prediction_feedback.c.actor)
     return select(
-        *(inference_log.c[name] for name in HISTORY_COLUMNS[:-1]), prediction_feedback.c.true_code
+        *(inference_log.c[name] for name in HISTORY_COLUMNS[:-2]),
+        prediction_feedback.c.true_code,
+        marked_by.label("feedback_by"),
     ).select_from(inference_log.outerjoin(prediction_feedback, _SAME_REQUEST))
 
 

@@ -11,14 +11,14 @@ app), each once what it needs answers its health check, and ``up X`` starts what
 Files under ``var/`` are the owner's only (see :mod:`core.runtime_files`).
 
 Without ``RAKUTEN_API_TOKEN``, local mode makes a token (kept in ``var/run/api.token``) and gives it
-to the API and the app, so the app can ask the API to reload right after a promotion.
+to the API and the app, so the app can ask the API to reload right after a promotion. With the
+service credentials set, MLflow and Prefect are started closed (:mod:`core.access.service_auth`).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import secrets
 import signal
 import sys
 import time
@@ -26,6 +26,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from core.access.service_auth import (
+    local_secret,
+    mlflow_server_auth,
+    prefect_client_env,
+    prefect_server_env,
+)
 from core.identity import binding_refusal, read_identity_provider, secrets_files
 from core.runtime_files import make_private, private_umask
 from core.settings import REPO_ROOT, Settings, get_settings
@@ -49,11 +55,12 @@ def local_services(settings: Settings) -> list[ServiceSpec]:
     env = {
         **QUIET_ENV,
         "PREFECT_API_URL": settings.prefect_api_url,
-        "RAKUTEN_API_TOKEN": settings.api_token or _local_token(var),
+        "RAKUTEN_API_TOKEN": settings.api_token.get_secret_value() or _local_token(var),
     }
     specs: list[ServiceSpec] = []
     mlflow = urlsplit(settings.mlflow_tracking_uri)
     if mlflow.scheme.startswith("http") and mlflow.hostname in LOCAL_HOSTS:
+        auth_args, auth_env = mlflow_server_auth(settings, var)  # none without a password
         specs.append(
             ServiceSpec(
                 "mlflow",
@@ -71,10 +78,12 @@ def local_services(settings: Settings) -> list[ServiceSpec]:
                     str(var / "mlflow" / "artifacts"),
                     "--workers",
                     "1",
+                    *auth_args,
                 ],
                 url=settings.mlflow_tracking_uri,
-                health_url=f"{settings.mlflow_tracking_uri.rstrip('/')}/health",
-                env=env,
+                health_url=f"{settings.mlflow_tracking_uri.rstrip('/')}/health",  # open to all
+                # No GenAI job runner (an extra process the control room never uses).
+                env={**env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **auth_env},
                 setting="RAKUTEN_MLFLOW_TRACKING_URI",
             )
         )
@@ -94,8 +103,8 @@ def local_services(settings: Settings) -> list[ServiceSpec]:
                     str(prefect.port or 80),
                 ],
                 url=settings.prefect_api_url.removesuffix("/api"),
-                health_url=f"{settings.prefect_api_url.rstrip('/')}/health",
-                env={**env, "PREFECT_HOME": str(var / "prefect")},
+                health_url=f"{settings.prefect_api_url.rstrip('/')}/health",  # open to all
+                env={**env, "PREFECT_HOME": str(var / "prefect"), **prefect_server_env(settings)},
                 setting="RAKUTEN_PREFECT_API_URL",
             )
         )
@@ -104,7 +113,7 @@ def local_services(settings: Settings) -> list[ServiceSpec]:
             "worker",
             "Flows worker (serves the deployments)",
             [sys.executable, "-m", "core.flows.serve"],
-            env={**env, "PREFECT_HOME": str(var / "prefect")},
+            env={**env, "PREFECT_HOME": str(var / "prefect"), **prefect_client_env(settings)},
             needs=("prefect",),  # it registers the deployments at start, and exits without it
         )
     )
@@ -137,6 +146,7 @@ def local_services(settings: Settings) -> list[ServiceSpec]:
                 settings.app_address,
                 "--server.headless",
                 "true",
+                *_secrets_option(settings),
             ],
             url=app_url,
             health_url=f"{app_url}/_stcore/health",
@@ -163,18 +173,21 @@ def app_refusal(
 ) -> str | None:
     """Why the app may not start on ``RAKUTEN_APP_ADDRESS``, or None (see
     :func:`core.identity.binding_refusal`); reads the secrets files the app will read (it is
-    started from the repository, ``project_dir``)."""
-    files = secrets_files(project_dir, project_dir / "app" / "Home.py", home)
+    started from the repository, ``project_dir``, or handed ``RAKUTEN_SECRETS_FILE``)."""
+    chosen = settings.secrets_file
+    if chosen is not None and not chosen.is_file():  # else the app would run with no provider
+        return f"RAKUTEN_SECRETS_FILE: {chosen} is not a file; create it or unset the variable."
+    files = secrets_files(project_dir, project_dir / "app" / "Home.py", home, chosen)
     return binding_refusal(settings.app_address, read_identity_provider(files))
 
 
+def _secrets_option(settings: Settings) -> list[str]:
+    chosen = settings.secrets_file  # instead of Streamlit's own files; app_refusal reads it too
+    return [] if chosen is None else ["--secrets.files", str(chosen.resolve())]
+
+
 def _local_token(var: Path) -> str:
-    path = var / "run" / "api.token"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(24))
-    return path.read_text().strip()
+    return local_secret(var, "api.token")
 
 
 def run(settings: Settings, supervisor: Supervisor) -> None:

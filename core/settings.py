@@ -11,7 +11,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -23,7 +30,11 @@ class Settings(BaseSettings):
     """Every tunable of the control room; see ``.env.example`` for one line per variable."""
 
     model_config = SettingsConfigDict(
-        env_prefix="RAKUTEN_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="RAKUTEN_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        hide_input_in_errors=True,  # a refused value may be a password: errors never echo it
     )
 
     mode: Literal["local", "stack"] = Field(
@@ -60,11 +71,33 @@ class Settings(BaseSettings):
         description="ID-token claim naming a signed-in person's groups: a group called admin, "
         "operator or viewer gives that role (an assignment on the Access page wins)",
     )
+    secrets_file: Path | None = Field(
+        None,
+        description="The secrets.toml make run hands the app instead of Streamlit's own files "
+        "(~/.streamlit/ and .streamlit/); its [auth] section names the identity provider",
+    )
     prometheus_url: str = Field(
         "", description="Prometheus server; empty: service health is read from the API itself"
     )
-    api_token: str = Field(
-        "", description="Bearer token of the API's reload endpoint; empty disables the endpoint"
+    api_token: SecretStr = Field(
+        SecretStr(""),
+        description="Bearer token of the API's reload endpoint; empty disables the endpoint",
+    )
+    mlflow_username: str = Field(
+        "",
+        description="User the app, the API and the flows sign in to MLflow as (its basic-auth "
+        "app); make run makes it the admin of a local MLflow when RAKUTEN_MLFLOW_PASSWORD is set",
+    )
+    mlflow_password: SecretStr = Field(
+        SecretStr(""),
+        validate_default=True,
+        description="Password of RAKUTEN_MLFLOW_USERNAME (12 characters or more, MLflow's rule); "
+        "set, make run starts MLflow with its basic-auth app, closed to anyone else",
+    )
+    prefect_auth_string: SecretStr = Field(
+        SecretStr(""),
+        description="user:password every Prefect client sends; set, make run starts Prefect "
+        "requiring it (PREFECT_SERVER_API_AUTH_STRING)",
     )
     api_poll_seconds: float = Field(
         10.0, ge=0.1, le=3600, description="How often the API checks which version is champion"
@@ -129,6 +162,27 @@ class Settings(BaseSettings):
         if backend not in {"sqlite", "postgresql"}:
             raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
         return url
+
+    @field_validator("mlflow_username")
+    @classmethod
+    def _username_fits_basic_auth(cls, username: str) -> str:
+        if any(c == ":" or c.isspace() or not c.isprintable() for c in username):
+            raise ValueError("a user name has no colon, space or control character (basic auth)")
+        return username
+
+    @field_validator("mlflow_password")
+    @classmethod
+    def _mlflow_login_is_whole(cls, password: SecretStr, info: ValidationInfo) -> SecretStr:
+        username, secret = info.data.get("mlflow_username"), password.get_secret_value()
+        if username is None:  # the user name was refused already
+            return password
+        if bool(username) != bool(secret):
+            raise ValueError(
+                "set RAKUTEN_MLFLOW_USERNAME and RAKUTEN_MLFLOW_PASSWORD together, or neither"
+            )
+        if secret and len(secret) < 12:
+            raise ValueError("MLflow's basic-auth app needs a password of 12 characters or more")
+        return password
 
     @model_validator(mode="after")
     def _derived(self) -> Settings:

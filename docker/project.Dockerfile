@@ -25,5 +25,8 @@ RUN pip install --no-deps .
 
 # Runs as root: the app controls the stack through the mounted Docker socket. Each compose
 # service sets its own healthcheck (python's urllib: the slim image has no curl).
+# The app's start: import the built-in catalogue into an empty database; when
+# BOOTSTRAP_ADMIN_EMAIL is set (the stack sets its identity provider's admin user), make that
+# person an admin unless they already have a role (audited, as the OS user); then Streamlit.
 EXPOSE 8501
-CMD ["sh", "-c", "python -m core.cli data import --if-empty && exec streamlit run app/Home.py --server.port 8501 --server.address 0.0.0.0"]
+CMD ["sh", "-c", "python -m core.cli data import --if-empty && if [ -n \"$BOOTSTRAP_ADMIN_EMAIL\" ]; then python -m core.cli access grant \"$BOOTSTRAP_ADMIN_EMAIL\" admin --if-unassigned; fi && exec streamlit run app/Home.py --server.port 8501 --server.address 0.0.0.0"]

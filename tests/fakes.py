@@ -174,6 +174,7 @@ class FakeContainerEngine(ContainerEngine):
         "postgres": (),
         "minio": (9000, 9001),
         "minio-init": (),
+        "dex": (5556,),
         "mlflow": (5000,),
         "prefect": (4200,),
         "worker": (),

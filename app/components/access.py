@@ -1,4 +1,5 @@
-"""The Access and Audit pages' pieces: the role form, the assignments table, the audit filters."""
+"""The Access and Audit pages' pieces: the role form, the assignments table and the removal of
+one, the audit filters."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from app import state
+from app.components.text import inert
 from core.access import Action, Role
 
 OUTCOMES = ("done", "refused", "failed")
@@ -72,7 +74,31 @@ def render_assignments(assignments: pd.DataFrame) -> None:
     if assignments.empty:
         st.info("No role assigned yet: people have their identity provider's role or the default.")
         return
-    st.dataframe(assignments, hide_index=True, use_container_width=True)
+    st.dataframe(assignments, hide_index=True, width="stretch")
+
+
+def removal_form(principals: list[str], reason: str | None, own: set[str]) -> str | None:
+    """Remove one assignment, behind a confirmation; disabled, with ``reason``, for anyone not
+    allowed. ``own`` holds the acting person's subject and email: removing their own assignment
+    says what it does to them."""
+    with st.popover(
+        "Remove an assignment…",
+        icon=":material/person_remove:",
+        disabled=bool(reason) or not principals,
+        help=reason or (None if principals else "No assignment to remove."),
+    ):
+        principal = st.selectbox("Assignment to remove", principals, key=state.ACCESS_REMOVE)
+        if principal is None:
+            return None
+        st.write(
+            f"Remove the assignment of **{inert(principal)}**? Their identity provider's role, "
+            "or the default role, applies from their next page load."
+        )
+        if principal in own:
+            st.warning("This is your own assignment: you may lose the admin role.")
+        if st.button("Yes, remove it", type="primary", key=state.ACCESS_REMOVE_CONFIRM):
+            return principal
+    return None
 
 
 def audit_filters() -> AuditQuery:
@@ -103,7 +129,7 @@ def render_audit(entries: pd.DataFrame) -> None:
     st.dataframe(
         entries.drop(columns=["id"], errors="ignore"),
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
         column_config={"at": st.column_config.DatetimeColumn("when (UTC)")},
     )
 

@@ -73,7 +73,8 @@ def history_panel(
 
 
 def history_editor(history: pd.DataFrame, read_only: bool = False) -> dict[str, int]:
-    """The history with an editable "true category" column; returns the marks changed."""
+    """The history with an editable "true category" column and who marked it; returns the marks
+    changed."""
     shown = history.assign(
         predicted=[label_for(int(c)) for c in history["predicted_code"]],
         true_category=[label_for(int(c)) if pd.notna(c) else None for c in history["true_code"]],
@@ -84,6 +85,7 @@ def history_editor(history: pd.DataFrame, read_only: bool = False) -> dict[str, 
             "predicted",
             "probability",
             "true_category",
+            "feedback_by",
             "model_version",
             "latency_ms",
             "request_id",
@@ -104,6 +106,9 @@ def history_editor(history: pd.DataFrame, read_only: bool = False) -> dict[str, 
                 "true category (feedback)",
                 options=[c.label for c in CATEGORIES],
                 help="Mark what the product really is",
+            ),
+            "feedback_by": st.column_config.TextColumn(
+                "marked by", help="Who gave the feedback (email, else their subject)"
             ),
             "model_version": st.column_config.NumberColumn("version", format="v%d"),
             "latency_ms": st.column_config.NumberColumn("latency", format="%.1f ms"),

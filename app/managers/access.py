@@ -1,8 +1,8 @@
 """AccessManager: the Access and Audit pages' seam: who has which role, and the audit trail.
 
-The role check and the audit row of an assignment are the core's own
-(:func:`core.access.roles.assign_role`); a refusal comes out as
-:class:`~app.managers.errors.Forbidden`, a database failure as ``ServiceUnavailable``.
+The role check and the audit row of an assignment or its removal are the core's own
+(:func:`core.access.roles.assign_role`, :func:`~core.access.roles.revoke_role`); a refusal comes
+out as :class:`~app.managers.errors.Forbidden`, a database failure as ``ServiceUnavailable``.
 """
 
 from __future__ import annotations
@@ -34,6 +34,14 @@ class AccessManager:
         try:
             self._db.write(lambda engine: access_roles.assign_role(engine, principal, role, actor))
         except ValueError as exc:  # no principal named
+            raise Rejected(str(exc)) from exc
+
+    @checks(Action.MANAGE_ROLES)
+    def revoke(self, principal: str, actor: Actor) -> Role:
+        """Remove ``principal``'s assignment (an admin's action, audited); returns its role."""
+        try:
+            return self._db.write(lambda engine: access_roles.revoke_role(engine, principal, actor))
+        except ValueError as exc:  # no principal named, or no assignment to remove
             raise Rejected(str(exc)) from exc
 
     def role_of(

@@ -30,6 +30,7 @@ _DOCKER_SERVICES: dict[str, tuple[str, int | None, str]] = {
     "postgres": ("PostgreSQL", None, ""),
     "minio": ("MinIO (MLflow artifacts)", 9001, ""),  # the console, not the S3 API
     "minio-init": ("MinIO bucket creation (one-shot)", None, ""),
+    "dex": ("Dex (sign-in)", 5556, "/dex/.well-known/openid-configuration"),
     "mlflow": ("MLflow tracking server", 5000, ""),
     "prefect": ("Prefect server", 4200, ""),
     "worker": ("Flows worker (serves the deployments)", None, ""),

@@ -32,7 +32,7 @@ class InferenceManager:
         until: datetime | None = None,
         limit: int = 500,
     ) -> pd.DataFrame:
-        """The inference log, newest first, with the true category where feedback was given."""
+        """The inference log, newest first, with the true category and who marked it."""
         return self._db.read(
             lambda conn: inference_log.history(
                 conn, code=code, search=search, since=since, until=until, limit=limit
@@ -57,7 +57,7 @@ class InferenceManager:
 
     @checks(Action.FEEDBACK)
     def record_feedback(self, request_id: str, true_code: int, actor: Actor) -> None:
-        """Mark the true category of a prediction (replaces an earlier mark); audited."""
+        """Mark a prediction's true category as ``actor`` (replaces an earlier mark); audited."""
         audit = self._db.audit_log()
         params = {"true_code": true_code}
         try:
@@ -66,7 +66,9 @@ class InferenceManager:
                 audited(audit, actor, Action.FEEDBACK, target=request_id[:64], params=params),
             ):
                 self._db.write(
-                    lambda engine: inference_log.record_feedback(engine, request_id, true_code)
+                    lambda engine: inference_log.record_feedback(
+                        engine, request_id, true_code, actor
+                    )
                 )
         except ValueError as exc:
             raise Rejected(str(exc)) from exc

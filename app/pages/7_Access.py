@@ -6,7 +6,7 @@ import streamlit as st
 
 from app import state
 from app.bootstrap import get_managers, require_identity
-from app.components.access import ROLES_TABLE, render_assignments, role_form
+from app.components.access import ROLES_TABLE, removal_form, render_assignments, role_form
 from app.components.text import inert
 from app.managers.errors import ManagerError
 from core.access import Action, why_not
@@ -21,7 +21,7 @@ st.caption(
     "A person's role: their assignment here, else their identity provider's group "
     "(RAKUTEN_ROLE_CLAIM), else RAKUTEN_DEFAULT_ROLE. A change applies on their next page load."
 )
-st.dataframe(ROLES_TABLE, hide_index=True, use_container_width=True)
+st.dataframe(ROLES_TABLE, hide_index=True, width="stretch")
 if flash := st.session_state.pop(state.ACCESS_FLASH, None):
     st.success(flash)
 
@@ -33,7 +33,8 @@ except ManagerError as exc:
 
 st.subheader("Assignments")
 render_assignments(assignments)
-if (change := role_form(why_not(actor.role, Action.MANAGE_ROLES))) is not None:
+refused = why_not(actor.role, Action.MANAGE_ROLES)
+if (change := role_form(refused)) is not None:
     try:
         access.assign(change.principal, change.role, actor)
     except ManagerError as exc:
@@ -41,5 +42,18 @@ if (change := role_form(why_not(actor.role, Action.MANAGE_ROLES))) is not None:
     else:
         st.session_state[state.ACCESS_FLASH] = (
             f"{inert(change.principal.strip())} is now {change.role}."
+        )
+        st.rerun()
+
+own = {p.strip().lower() for p in (actor.subject, actor.email or "") if p}
+if (removed := removal_form(list(assignments["principal"]), refused, own)) is not None:
+    try:
+        was = access.revoke(removed, actor)
+    except ManagerError as exc:
+        st.error(str(exc))
+    else:
+        st.session_state[state.ACCESS_FLASH] = (
+            f"The assignment of {inert(removed)} ({was}) is removed: their identity provider's "
+            "role or the default applies from their next page load."
         )
         st.rerun()

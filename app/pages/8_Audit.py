@@ -28,7 +28,8 @@ except ManagerError as exc:
     st.error(str(exc))
     st.stop()
 
-st.caption(f"{len(entries):,} entries (newest first, at most 1,000).")
+count = len(entries)
+st.caption(f"{count:,} {'entry' if count == 1 else 'entries'} (newest first, at most 1,000).")
 render_audit(entries)
 st.download_button(
     "Download CSV",

@@ -28,8 +28,23 @@ log = logging.getLogger(__name__)
 Outcome = Literal["done", "refused", "failed"]
 PARAMS_MAX = 1_000  # characters of JSON kept per row
 MESSAGE_MAX = 500
-# Never in the audit parameters: whatever names a credential.
-_SECRET = re.compile(r"token|password|passwd|secret|credential|api_?key|auth|cookie", re.I)
+# Never in the audit parameters: whatever names a credential (auth covers auth_string, oauth…).
+_SECRET = re.compile(
+    r"token|passw|pwd|secret|credential|api_?key|private_?key|auth|cookie|session|bearer|jwt",
+    re.I,
+)
+# … nor in any text kept (a value, a target, an error's message): a URL's password, an
+# Authorization header's credentials, "password=…"-style assignments.
+_URL_PASSWORD = re.compile(r"(?P<keep>\b[a-z][a-z0-9+.-]*://[^\s/:@]*:)[^\s/@]+@", re.I)
+_HEADER_CREDENTIALS = re.compile(  # a credential, not a word ("Basic authentication failed")
+    r"(?P<keep>\b(?:bearer|basic|token)\s+)(?!(?-i:[A-Za-z][a-z]*\b))[\w.~+/=-]{6,}", re.I
+)
+_ASSIGNED_SECRET = re.compile(
+    r"(?P<keep>\b[\w-]*(?:token|passw|pwd|secret|api_?key|auth_string)[\w-]*\s*[=:]\s*)"
+    r"(?!\*\*\*)[^\s&,;'\"]+",
+    re.I,
+)
+HIDDEN = "***"
 _active: ContextVar[tuple[Action, ...]] = ContextVar("audited_actions", default=())
 
 
@@ -95,10 +110,11 @@ def audited(
     """
     outer = action not in _active.get()
     clean = safe_params(params or {})
+    target = scrub(target)
 
     def write(outcome: Outcome, message: str = "") -> None:
         if outer:
-            _write(audit, AuditEntry(actor, action, outcome, target, clean, message))
+            _write(audit, AuditEntry(actor, action, outcome, target, clean, scrub(message)))
 
     if not allowed(actor.role, action):
         denied = PermissionDenied(actor, action)
@@ -122,21 +138,36 @@ def safe_params(params: Mapping[str, Any]) -> dict[str, Any]:
         params: The action's parameters.
 
     Returns:
-        A copy with secret-looking keys removed (also inside nested mappings), values that JSON
-        cannot hold turned to text, and long text cut.
+        A copy with secret-looking keys removed (also inside nested mappings and lists), secrets
+        inside text hidden (:func:`scrub`), values that JSON cannot hold turned to text, and long
+        text cut.
     """
-    clean: dict[str, Any] = {}
-    for key, value in params.items():
-        if _SECRET.search(str(key)):
-            continue
-        if isinstance(value, Mapping):
-            value = safe_params(value)
-        elif isinstance(value, str):
-            value = value[:200]
-        elif not isinstance(value, int | float | bool | type(None) | list | tuple):
-            value = str(value)[:200]
-        clean[str(key)] = value
-    return clean
+    return {str(k): _safe_value(v) for k, v in params.items() if not _SECRET.search(str(k))}
+
+
+def scrub(text: str) -> str:
+    """``text`` with the credentials it may carry hidden: a URL's password, the credentials of
+    an ``Authorization``-style header, the value of ``password=…``, ``token: …`` and the like.
+
+    Args:
+        text: Any text kept in the audit trail (a parameter, a target, an error's message).
+
+    Returns:
+        The text, each credential replaced by ``***``.
+    """
+    text = _URL_PASSWORD.sub(rf"\g<keep>{HIDDEN}@", text)
+    text = _HEADER_CREDENTIALS.sub(rf"\g<keep>{HIDDEN}", text)
+    return _ASSIGNED_SECRET.sub(rf"\g<keep>{HIDDEN}", text)
+
+
+def _safe_value(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return safe_params(value)
+    if isinstance(value, list | tuple):
+        return [_safe_value(v) for v in value]
+    if isinstance(value, int | float | bool | type(None)):
+        return value
+    return scrub(str(value))[:200]
 
 
 def params_json(params: Mapping[str, Any]) -> str:

@@ -15,6 +15,8 @@ from core.access.audit_store import SqlAuditLog
 from core.access.permissions import Action, checks
 from core.db.tables import role_assignments
 
+_REMOVAL = {"change": "remove"}  # an assignment's removal, as its audit row shows it
+
 
 @checks(Action.MANAGE_ROLES)
 def assign_role(engine: Engine, principal: str, role: Role, actor: Actor) -> None:
@@ -46,6 +48,34 @@ def assign_role(engine: Engine, principal: str, role: Role, actor: Actor) -> Non
                     assigned_at=datetime.now(UTC),
                 )
             )
+
+
+@checks(Action.MANAGE_ROLES)
+def revoke_role(engine: Engine, principal: str, actor: Actor) -> Role:
+    """Remove ``principal``'s assignment: their claim's role, or the default, applies again.
+
+    Args:
+        engine: The control room's database.
+        principal: The subject or email the assignment was made for (any case).
+        actor: Who removes it: must be an admin; the removal is audited.
+
+    Returns:
+        The role the assignment gave.
+
+    Raises:
+        PermissionDenied: ``actor`` is not an admin (nothing is changed).
+        ValueError: ``principal`` is empty or has no assignment.
+    """
+    key = _principal(principal)
+    with audited(SqlAuditLog(engine), actor, Action.MANAGE_ROLES, target=key, params=_REMOVAL):
+        if not key:
+            raise ValueError("Name the person: their subject or email.")
+        mine = role_assignments.c.principal == key
+        with engine.begin() as conn:
+            role = conn.execute(select(role_assignments.c.role).where(mine)).scalar_one_or_none()
+            if role is None or conn.execute(delete(role_assignments).where(mine)).rowcount == 0:
+                raise ValueError(f"{key} has no assignment to remove.")
+        return Role(role)
 
 
 def assigned_role(conn: Connection, subject: str, email: str | None) -> Role | None:

@@ -2,16 +2,19 @@
 
 :class:`FlowRunner` is the port; :class:`PrefectRest` speaks Prefect's REST API directly with short
 timeouts: a page must stay responsive when the server is slow or down, and callers need none of the
-Prefect SDK's global settings.
+Prefect SDK's global settings. A server started with ``PREFECT_SERVER_API_AUTH_STRING`` is sent the
+same string, as Prefect's own client sends ``PREFECT_API_AUTH_STRING``: ``Basic base64(string)``.
 """
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 import requests
+from pydantic import SecretStr
 
 from core.adapters.errors import Missing, Refused, Unreachable
 
@@ -101,10 +104,17 @@ class FlowRunner(Protocol):
 class PrefectRest(FlowRunner):
     """A Prefect server's REST API at ``api_url`` (``…/api``)."""
 
-    def __init__(self, api_url: str, timeout: float = 5.0) -> None:
+    def __init__(
+        self, api_url: str, timeout: float = 5.0, auth_string: SecretStr | None = None
+    ) -> None:
         self.api_url = api_url.rstrip("/")
         self._timeout = timeout
         self._http = requests.Session()
+        secret = auth_string.get_secret_value() if auth_string else ""
+        self._signs_in = bool(secret)
+        if secret:
+            token = base64.b64encode(secret.encode()).decode()
+            self._http.headers["Authorization"] = f"Basic {token}"
 
     @property
     def ui_url(self) -> str:
@@ -194,6 +204,12 @@ class PrefectRest(FlowRunner):
             ) from exc
         if response.status_code == 404:
             raise Missing(f"Prefect at {self.api_url} has no {what or path}.")
+        if response.status_code in {401, 403}:
+            sent = "refused the control room's" if self._signs_in else "asks for an"
+            raise Refused(
+                f"Prefect at {self.api_url} {sent} auth string: set RAKUTEN_PREFECT_AUTH_STRING "
+                "to the server's PREFECT_SERVER_API_AUTH_STRING, then restart."
+            )
         if response.status_code in {400, 409, 422}:
             raise Refused(f"Prefect refused the request: {_detail(response)}")
         if response.status_code >= 400:

@@ -1,8 +1,10 @@
-"""MLflow's HTTP retry and timeout policy: decided here, for every kind of process that talks to it.
+"""How every process talks to MLflow over HTTP: retries and timeout, who it signs in as, and how a
+refusal of those credentials reads.
 
 MLflow's client defaults (7 retries with back-off, 120 s per request) stall a caller for minutes on
 a dead server. A page must answer fast, the API must not hold a reload for long, a flow worker may
-wait longer. :func:`core.adapters.model_store.model_store` applies the caller's policy.
+wait longer. :func:`core.adapters.model_store.model_store` applies the caller's policy and the
+control room's service credentials (``RAKUTEN_MLFLOW_USERNAME`` / ``RAKUTEN_MLFLOW_PASSWORD``).
 """
 
 from __future__ import annotations
@@ -10,12 +12,21 @@ from __future__ import annotations
 import os
 from typing import Literal
 
+import requests
+from mlflow.exceptions import MlflowException
+from pydantic import SecretStr
+
+from core.adapters.errors import AdapterError, Refused, Unreachable
+
 Caller = Literal["app", "api", "flow"]
 HTTP_POLICY: dict[Caller, tuple[int, int]] = {  # (retries, timeout in seconds)
     "app": (2, 15),
     "api": (1, 20),
     "flow": (2, 120),
 }
+USERNAME_VARIABLE = "MLFLOW_TRACKING_USERNAME"
+PASSWORD_VARIABLE = "MLFLOW_TRACKING_PASSWORD"
+CREDENTIAL_SETTINGS = "RAKUTEN_MLFLOW_USERNAME and RAKUTEN_MLFLOW_PASSWORD"
 
 
 def use_http_policy(caller: Caller) -> None:
@@ -29,3 +40,73 @@ def use_http_policy(caller: Caller) -> None:
     retries, timeout = HTTP_POLICY[caller]
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(retries))
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(timeout))
+
+
+def use_credentials(username: str, password: SecretStr) -> None:
+    """Have MLflow's client sign in as ``username`` (basic auth) from this process.
+
+    MLflow's client — ``MlflowClient`` and the fluent API that logs and loads models alike — reads
+    its credentials from the environment on every request: like the HTTP policy, they belong to
+    the process. Unlike the policy, the settings win: they are the control room's service
+    credentials. Without a user name the environment is left as it is (an open server, or
+    credentials MLflow's own variables already give).
+
+    Args:
+        username: ``RAKUTEN_MLFLOW_USERNAME`` (empty: nothing to do).
+        password: ``RAKUTEN_MLFLOW_PASSWORD``.
+    """
+    if username:
+        os.environ[USERNAME_VARIABLE] = username
+        os.environ[PASSWORD_VARIABLE] = password.get_secret_value()
+
+
+def refusal(status: int | None, uri: str) -> Refused | None:
+    """What an MLflow answer with HTTP ``status`` means when it refuses the caller, or None.
+
+    The message names the settings to fix, never their values (the API shows it on ``/health``).
+
+    Args:
+        status: The answer's HTTP status (401: who are you; 403: not allowed).
+        uri: The tracking server, for the message.
+
+    Returns:
+        A :class:`Refused` naming the settings to fix, or None for any other status.
+    """
+    if status == 401 and os.environ.get(USERNAME_VARIABLE):
+        return Refused(
+            f"MLflow at {uri} refused the control room's credentials: set {CREDENTIAL_SETTINGS} "
+            "to a user of its basic-auth app, then restart."
+        )
+    if status == 401:
+        return Refused(
+            f"MLflow at {uri} asks who is calling (basic auth): set {CREDENTIAL_SETTINGS} "
+            "to a user of its basic-auth app, then restart."
+        )
+    if status == 403:
+        return Refused(
+            f"MLflow at {uri} does not let the control room's user (RAKUTEN_MLFLOW_USERNAME) do "
+            "this: give that user the permission in MLflow (an admin may do everything)."
+        )
+    return None
+
+
+def mlflow_error(exc: MlflowException | requests.RequestException, uri: str) -> AdapterError:
+    """MLflow's error (from its client, or an artifact's transfer) as an adapter's.
+
+    A refused sign-in names the settings to fix: MLflow's own message (its sign-in page's text)
+    says less.
+
+    Args:
+        exc: What the MLflow client or ``requests`` raised.
+        uri: The tracking server, for the message.
+
+    Returns:
+        :class:`Refused` (401/403), :class:`Unreachable` (no answer) or :class:`AdapterError`.
+    """
+    if isinstance(exc, requests.RequestException):
+        status = exc.response.status_code if exc.response is not None else None
+        unreachable = Unreachable(f"MLflow not reachable at {uri} ({type(exc).__name__})")
+        return refusal(status, uri) or unreachable
+    return refusal(exc.get_http_status_code(), uri) or AdapterError(
+        f"MLflow error at {uri}: {exc.message}"
+    )

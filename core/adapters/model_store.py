@@ -2,7 +2,8 @@
 
 :class:`MlflowModelStore` is the only code that builds an ``MlflowClient``; the app, the API and
 the flows get one from :func:`model_store`, which also sets MLflow's HTTP retry and timeout policy
-for the calling process (:mod:`core.adapters.mlflow_http`, the one place it is decided).
+and the service credentials for the calling process (:mod:`core.adapters.mlflow_http`, the one
+place both are decided).
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ import requests
 from mlflow import MlflowClient
 from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
+from pydantic import SecretStr
 
 from core.access import Actor
-from core.adapters.errors import AdapterError, Missing, Unreachable
-from core.adapters.mlflow_http import Caller, use_http_policy
+from core.adapters.errors import Missing, Unreachable
+from core.adapters.mlflow_http import Caller, mlflow_error, use_credentials, use_http_policy
 from core.data.queries import TrainingData
 from core.evaluate import Evaluation
 from core.registry import CHALLENGER, CHAMPION, VersionInfo
@@ -117,9 +119,13 @@ class ModelStore(Protocol):
         ...
 
 
-def model_store(tracking_uri: str, caller: Caller) -> MlflowModelStore:
-    """The store at ``tracking_uri``, with the HTTP policy of ``caller`` applied."""
+def model_store(
+    tracking_uri: str, caller: Caller, username: str = "", password: SecretStr | None = None
+) -> MlflowModelStore:
+    """The store at ``tracking_uri``, with the HTTP policy of ``caller`` applied and MLflow's
+    client signing in as ``username`` (``RAKUTEN_MLFLOW_USERNAME``) when one is given."""
     use_http_policy(caller)
+    use_credentials(username, password or SecretStr(""))
     return MlflowModelStore(tracking_uri)
 
 
@@ -242,7 +248,7 @@ class MlflowModelStore(ModelStore):
         except MlflowException as exc:
             if exc.error_code in {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}:
                 raise Missing(f"no champion yet: {MODEL_NAME} has no @{CHAMPION}") from exc
-            raise AdapterError(f"MLflow error at {self.uri}: {exc.message}") from exc
+            raise mlflow_error(exc, self.uri) from exc
         return _ref(found.version, found.run_id, found.source)
 
     def load_pipeline(self, ref: VersionRef) -> Any:
@@ -275,9 +281,9 @@ class MlflowModelStore(ModelStore):
         except MlflowException as exc:
             if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
                 raise Missing(f"MLflow: {exc.message}") from exc
-            raise AdapterError(f"MLflow error at {self.uri}: {exc.message}") from exc
-        except requests.RequestException as exc:
-            raise Unreachable(f"MLflow not reachable at {self.uri} ({type(exc).__name__})") from exc
+            raise mlflow_error(exc, self.uri) from exc
+        except requests.RequestException as exc:  # an artifact's transfer, or no answer at all
+            raise mlflow_error(exc, self.uri) from exc
 
 
 def _record(run: Run) -> RunRecord:

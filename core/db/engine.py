@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Column, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.schema import CreateColumn
 
-from core.db.tables import metadata
+from core.db.tables import ADDED_COLUMNS, metadata
+
+log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_S = 30
 
@@ -82,11 +88,43 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Create the SQLite folder if needed and every missing table (existing ones are kept)."""
+    """Create the SQLite folder if needed, every missing table (existing ones are kept) and the
+    columns added since an existing table was made (:data:`core.db.tables.ADDED_COLUMNS`)."""
     database = engine.url.database
     if engine.url.get_backend_name() == "sqlite" and database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     metadata.create_all(engine)
+    for column in _missing(engine, ADDED_COLUMNS):
+        _add_column(engine, column)
+
+
+def _missing(engine: Engine, columns: Sequence[Column]) -> list[Column]:
+    # create_all never alters an existing table: a database made before a column was added to
+    # its table gets it here. A fresh inspector each time: its answers are cached.
+    inspector = inspect(engine)
+    present = {name: {c["name"] for c in inspector.get_columns(name)} for name in _tables(columns)}
+    return [c for c in columns if c.name not in present[c.table.name]]
+
+
+def _add_column(engine: Engine, column: Column) -> None:
+    # Additive and nullable only: older rows simply have no value. Two processes may start on an
+    # old database at once (the app and the API): PostgreSQL's IF NOT EXISTS lets both pass;
+    # SQLite has no such clause, so the loser of that race checks that the column is there now.
+    table = engine.dialect.identifier_preparer.format_table(column.table)
+    definition = CreateColumn(column).compile(dialect=engine.dialect)
+    if_absent = "IF NOT EXISTS " if engine.dialect.name == "postgresql" else ""
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {if_absent}{definition}")
+    except OperationalError:
+        if _missing(engine, [column]):
+            raise
+        return
+    log.info("added the column %s.%s to an older database", column.table.name, column.name)
+
+
+def _tables(columns: Sequence[Column]) -> list[str]:
+    return list(dict.fromkeys(c.table.name for c in columns))
 
 
 def describe(engine: Engine) -> str:

@@ -15,7 +15,7 @@ The data lifecycle lives in five tables:
 the model lifecycle keeps ``promotion_log``: MLflow aliases have no history, so every
 promotion and rollback of the champion is written here; and serving keeps ``inference_log``
 (every prediction the API made, written off the request path) with ``prediction_feedback`` (the
-true category a person marked for a prediction, by request id).
+true category a person marked for a prediction, by request id, and who marked it).
 
 Who may do what keeps ``audit_log`` (every state-changing action: done, refused or failed, and who
 took it) and ``role_assignments`` (the role an admin gave a person, by subject or email).
@@ -135,6 +135,9 @@ prediction_feedback = Table(
     Column("request_id", String(64), primary_key=True),
     Column("true_code", Integer, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
+    # Who marked it (added after the table shipped: empty on older rows).
+    Column("actor", String(200), nullable=True),  # subject
+    Column("actor_email", String(200), nullable=True),
 )
 
 # One row per drift check; the Evidently report itself is an HTML file under <var_dir>/drift/.
@@ -181,6 +184,14 @@ role_assignments = Table(
     Column("role", String(20), nullable=False),
     Column("assigned_by", String(100), nullable=False),
     Column("assigned_at", DateTime(timezone=True), nullable=False),
+)
+
+# Columns added to a table after it shipped: ``metadata.create_all`` keeps an existing table as it
+# is, so :func:`core.db.engine.ensure_schema` adds these to an older database when they are missing.
+# Only nullable columns belong here (older rows have no value).
+ADDED_COLUMNS: tuple[Column, ...] = (
+    prediction_feedback.c.actor,
+    prediction_feedback.c.actor_email,
 )
 
 Index("ix_audit_log_at", audit_log.c.at)

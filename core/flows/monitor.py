@@ -68,7 +68,9 @@ def _monitor(
     threshold: float,
 ) -> dict:
     logger = get_run_logger()
-    store = model_store(settings.mlflow_tracking_uri, "flow")
+    store = model_store(
+        settings.mlflow_tracking_uri, "flow", settings.mlflow_username, settings.mlflow_password
+    )
     champion = champion_of(store.versions())
     if champion is None:
         logger.info("No champion yet: nothing to compare traffic with.")

@@ -115,7 +115,7 @@ def register_task(
     logger.info("Registered version %s as challenger", version)
     if not auto_promote:
         return version, False, "auto-promotion off: promote it from the Training page", ""
-    predictor = HttpPredictor(settings.api_url, settings.api_token)
+    predictor = HttpPredictor(settings.api_url, settings.api_token.get_secret_value())
     try:
         change = promote_and_serve(
             store, predictor, engine, version, actor, margin=settings.promotion_margin
@@ -151,7 +151,9 @@ def train_flow(
     config = config or TrainConfig()
     who = Actor.flow("train", Actor.from_params(actor) if actor else None)
     settings = get_settings()
-    store = model_store(settings.mlflow_tracking_uri, "flow")
+    store = model_store(
+        settings.mlflow_tracking_uri, "flow", settings.mlflow_username, settings.mlflow_password
+    )
     engine = make_engine(settings.database_url)
     params = {**config.model_dump(), "auto_promote": auto_promote, "run_name": run_name}
     try:

@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
 
 from api.main import create_app
+from core.access import Actor
 from core.data.categories import CATEGORY_BY_CODE
 from core.db.engine import ensure_schema, make_engine
 from core.inference_log import feedback_accuracy, history, record_feedback
@@ -215,8 +216,9 @@ def test_every_prediction_reaches_the_inference_log(client: TestClient, settings
     assert rows.set_index("request_id").loc[ids[0], "designation"] == POOL["designation"]
     assert metric(client, "rakuten_api_inference_log_rows_written_total") == 5
 
-    record_feedback(engine, ids[0], 2583)
-    record_feedback(engine, ids[1], 10)
+    marker = Actor.local_admin()
+    record_feedback(engine, ids[0], 2583, marker)
+    record_feedback(engine, ids[1], 10, marker)
     with engine.connect() as conn:
         accuracy = feedback_accuracy(conn)
     assert (accuracy.labelled, accuracy.correct) == (2, 1)

@@ -84,7 +84,12 @@ def test_feedback_is_saved_and_counts_in_the_live_accuracy(
     assert at.success[0].value.endswith("the prediction was wrong (was Pools & accessories)")
     history = inference.predictions()
     assert list(history.true_code) == [2582] and list(history.predicted_code) == [2583]
-    assert "local admin (local) marked" in caplog.text  # who gave it, until it has a column
+    assert list(history.feedback_by) == ["local"]  # who gave it: the local admin's subject
+    assert "local admin (local) marked" in caplog.text
+    shown = at.dataframe[0].value  # the history tab's editor
+    assert shown[["true_category", "feedback_by"]].values.tolist() == [
+        ["2582 · Garden furniture", "local"]
+    ]
     assert metric(at, "With feedback") == "1" and metric(at, "Live accuracy") == "0.0%"
 
 

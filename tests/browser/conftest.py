@@ -2,6 +2,8 @@
 
 Nothing downloads a browser: Playwright launches /usr/bin/chromium (Debian's `chromium`
 package, which .ci/run installs). Off CI, the tests skip when it is missing; in CI they fail.
+The sign-in journey has a `make run` of its own, whose app signs people in at a real OpenID
+Connect provider (``signed_in_app``, see ``oidc.py``).
 """
 
 from __future__ import annotations
@@ -11,12 +13,16 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from secrets import token_hex
+from types import MappingProxyType
 
 import pytest
 
 from core.settings import REPO_ROOT
+from tests.browser.oidc import OidcProvider, SignInApp, write_secrets
 from tests.conftest import missing_service
 from tests.ports import free_port
 
@@ -45,14 +51,15 @@ def wait_for_line(line: str, process: subprocess.Popen, log: Path, timeout: floa
     raise RuntimeError(f"no {line!r} after {timeout} s:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`make run` on a free loopback port with its own empty var/ folder, as a newcomer runs it.
+@contextmanager
+def make_run(
+    var_dir: Path, port: int, extra_env: Mapping[str, str] = MappingProxyType({})
+) -> Iterator[str]:
+    """`make run` on ``port`` (loopback) with its own var/ folder, yielding the app's URL once every
+    service is healthy; stopped (the whole process group) on the way out.
 
     The virtualenv is the one running the tests (VENV), so make finds everything installed.
     """
-    var_dir = tmp_path_factory.mktemp("var")
-    port = free_port()
     # Earlier tests in this process may have exported MLflow's URIs (mlflow.set_tracking_uri does):
     # make run must see only its own settings.
     inherited = {k: v for k, v in os.environ.items() if k not in LEAKY}
@@ -67,6 +74,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "RAKUTEN_API_URL": f"http://127.0.0.1:{free_port()}",
         "RAKUTEN_API_TOKEN": "",  # local mode makes one and hands it to the API and the app
         "VENV": str(Path(sys.executable).parents[1]),
+        **extra_env,
     }
     log = var_dir / "make-run.log"
     with log.open("w") as out:
@@ -93,6 +101,44 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         # including one restarted from the Infrastructure page: no PID file is left behind.
         left = sorted(p.stem for p in (var_dir / "run").glob("*.pid"))
         assert not left, f"make run left services running: {left}\n{log.read_text()[-3000:]}"
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`make run` on a free loopback port with its own empty var/ folder, as a newcomer runs it."""
+    with make_run(tmp_path_factory.mktemp("var"), free_port()) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def signed_in_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SignInApp]:
+    """A real OpenID Connect provider (oidc-provider-mock) and a second `make run` whose app signs
+    people in there: its [auth] section, in a secrets file of its own var/ folder, is handed to
+    the app through RAKUTEN_SECRETS_FILE (the repository's .streamlit/ is left alone).
+
+    The tools behind it are closed too, as a team would run it: MLflow with its basic-auth app,
+    Prefect with an auth string, the API's reload behind a token (``SignInApp.service_secrets``).
+    Shared by the sign-in journey and the secrets check that follows it (file order).
+    """
+    var_dir = tmp_path_factory.mktemp("var-oidc")
+    port = free_port()
+    service_secrets = {
+        "RAKUTEN_API_TOKEN": f"api-token-{token_hex(12)}",
+        "RAKUTEN_MLFLOW_PASSWORD": f"mlflow-password-{token_hex(12)}",
+        "RAKUTEN_PREFECT_AUTH_STRING": f"control-room:prefect-{token_hex(12)}",
+    }
+    api_url = f"http://127.0.0.1:{free_port()}"
+    with OidcProvider(var_dir / "oidc-provider.log") as provider:
+        secrets = write_secrets(var_dir / "secrets.toml", port, provider.url)
+        env = {
+            "RAKUTEN_SECRETS_FILE": str(secrets.path),
+            "RAKUTEN_DEFAULT_ROLE": "viewer",
+            "RAKUTEN_API_URL": api_url,
+            "RAKUTEN_MLFLOW_USERNAME": "control-room",
+            **service_secrets,
+        }
+        with make_run(var_dir, port, env) as url:
+            yield SignInApp(url, provider, secrets, var_dir, api_url, service_secrets)
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from app.managers.predictions import PredictionManager
 from app.managers.registry import RegistryManager
 from core.access import Action, Actor, PermissionDenied, Role
 from core.access.audit_store import SqlAuditLog, audit_entries
-from core.access.roles import assign_role, role_assignments_frame, role_for
+from core.access.roles import assign_role, revoke_role, role_assignments_frame, role_for
 from core.data import loading, queries
 from core.data.store import import_products
 from core.db.tables import load_history, prediction_feedback, promotion_log
@@ -211,3 +211,24 @@ def test_roles_are_assigned_by_admins_and_resolved_assignment_first(room: Room) 
     assert list(table["principal"]) == ["ann", "ann@example.org"]
     assert set(table["assigned_by"]) == {ADMIN.label}
     assert list(audited["outcome"]) == ["done", "done", "refused"]
+
+
+def test_removing_an_assignment_gives_the_claim_back_and_is_audited(engine: Engine) -> None:
+    assign_role(engine, "Ann@Example.org", Role.ADMIN, ADMIN)
+    assert role_for(engine, Role.OPERATOR, "ann", "ann@example.org", Role.VIEWER) == Role.ADMIN
+    with pytest.raises(PermissionDenied):
+        revoke_role(engine, "ann@example.org", OPERATOR)
+    assert revoke_role(engine, " ANN@example.org", ADMIN) == Role.ADMIN
+    assert role_for(engine, Role.OPERATOR, "ann", "ann@example.org", Role.VIEWER) == Role.OPERATOR
+    assert role_for(engine, None, "ann", "ann@example.org", Role.VIEWER) == Role.VIEWER
+    with pytest.raises(ValueError, match="ann@example.org has no assignment to remove"):
+        revoke_role(engine, "ann@example.org", ADMIN)
+    with engine.connect() as conn:
+        assert role_assignments_frame(conn).empty
+        rows = audit_entries(conn, action="manage_roles")
+    assert rows[["subject", "outcome", "parameters"]].values.tolist() == [
+        ["adam", "failed", '{"change": "remove"}'],
+        ["adam", "done", '{"change": "remove"}'],
+        ["olga", "refused", '{"change": "remove"}'],
+        ["adam", "done", '{"role": "admin"}'],
+    ]

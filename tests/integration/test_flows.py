@@ -1,9 +1,11 @@
 """The Prefect flows and both service managers, against a real Prefect server (test harness) and a
-real MLflow tracking store."""
+real MLflow tracking store. The server is closed by an auth string, as local mode closes Prefect
+with RAKUTEN_PREFECT_AUTH_STRING: every flow here runs through it."""
 
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 from mlflow import MlflowClient
+from pydantic import SecretStr
 
 from app.managers.errors import Forbidden, NotFound, Rejected, ServiceUnavailable
 from app.managers.experiments import ExperimentsManager
@@ -37,14 +40,24 @@ from tests.fakes_serving import FakePredictor
 
 SMALL = TrainConfig(max_features=5_000, word_ngram_max=1)
 TRAINER = Actor(subject="ana", via="local", role=Role.OPERATOR, name="Ana")
+AUTH_STRING = SecretStr(f"control-room:{secrets.token_urlsafe(12)}")
 
 
 @pytest.fixture(scope="module")
 def prefect_api() -> Iterator[str]:
-    from prefect.settings import PREFECT_API_URL
+    """The harness's server requires ``AUTH_STRING`` (``PREFECT_SERVER_API_AUTH_STRING``) and this
+    process sends it (``PREFECT_API_AUTH_STRING``), as the worker and its flows do in local mode."""
+    from prefect.settings import (
+        PREFECT_API_AUTH_STRING,
+        PREFECT_API_URL,
+        PREFECT_SERVER_API_AUTH_STRING,
+        temporary_settings,
+    )
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):
+    secret = AUTH_STRING.get_secret_value()
+    lock = {PREFECT_SERVER_API_AUTH_STRING: secret, PREFECT_API_AUTH_STRING: secret}
+    with temporary_settings(updates=lock), prefect_test_harness(server_startup_timeout=120):
         yield PREFECT_API_URL.value()
 
 
@@ -194,7 +207,7 @@ def test_prefect_manager_triggers_and_reads_a_real_server(prefect_api: str) -> N
     # _sync: Prefect picks sync or async by whether an event loop runs in this thread, and
     # another test's tool (Playwright) may have left one running.
     train_flow.to_deployment(name="train", _sync=True).apply(_sync=True)
-    manager = PrefectManager(PrefectRest(prefect_api))
+    manager = PrefectManager(PrefectRest(prefect_api, auth_string=AUTH_STRING))
     someone = Actor.os_user()
     run = manager.trigger("train/train", {"config": SMALL.model_dump()}, someone)
     assert run.state_type == "SCHEDULED" and not run.finished
@@ -280,7 +293,8 @@ def test_the_worker_serves_every_deployment_with_its_schedule(prefect_api: str) 
         deployment.apply(_sync=True)
     crons = {}
     for name in (TRAIN_DEPLOYMENT, LOAD_DATA_DEPLOYMENT, MONITOR_DEPLOYMENT):
-        found = requests.get(f"{prefect_api}/deployments/name/{name}", timeout=10).json()
+        url = f"{prefect_api}/deployments/name/{name}"
+        found = requests.get(url, auth=_basic(AUTH_STRING), timeout=10).json()
         crons[name] = [s["schedule"].get("cron") for s in found["schedules"]]
     assert crons == {
         TRAIN_DEPLOYMENT: [],
@@ -292,7 +306,7 @@ def test_the_worker_serves_every_deployment_with_its_schedule(prefect_api: str) 
 def test_prefect_manager_lists_deployments_and_pauses_them(prefect_api: str) -> None:
     for deployment in deployments():
         deployment.apply(_sync=True)
-    manager = PrefectManager(PrefectRest(prefect_api))
+    manager = PrefectManager(PrefectRest(prefect_api, auth_string=AUTH_STRING))
     found = {d.name: d for d in manager.deployments()}
     assert found[MONITOR_DEPLOYMENT].schedules == ("0 9 * * *",)
     assert found[TRAIN_DEPLOYMENT].schedules == () and not found[MONITOR_DEPLOYMENT].paused
@@ -302,3 +316,20 @@ def test_prefect_manager_lists_deployments_and_pauses_them(prefect_api: str) -> 
     assert {d.name: d.paused for d in manager.deployments()}[MONITOR_DEPLOYMENT] is False
     with pytest.raises(NotFound, match="deployment nope/nope"):
         manager.set_paused("nope/nope", True, Actor.os_user())
+
+
+def test_the_prefect_server_lets_in_only_its_auth_string(prefect_api: str) -> None:
+    with pytest.raises(Rejected, match=r"asks for an auth string: set RAKUTEN_PREFECT_AUTH_STRING"):
+        PrefectManager(PrefectRest(prefect_api)).recent_runs()
+    wrong = PrefectManager(PrefectRest(prefect_api, auth_string=SecretStr("control-room:nope")))
+    with pytest.raises(Rejected, match="refused the control room's auth string") as caught:
+        wrong.deployments()
+    assert prefect_api in str(caught.value) and "nope" not in str(caught.value)
+    assert requests.post(f"{prefect_api}/flows/filter", json={}, timeout=10).status_code == 401
+    # What the supervisor and the Infrastructure page probe stays open.
+    assert requests.get(f"{prefect_api}/health", timeout=10).status_code == 200
+
+
+def _basic(auth_string: SecretStr) -> tuple[str, str]:
+    user, password = auth_string.get_secret_value().split(":", 1)
+    return user, password

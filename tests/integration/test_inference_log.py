@@ -24,8 +24,9 @@ from sqlalchemy.exc import OperationalError
 
 from api.metrics import ApiMetrics
 from api.writer import InferenceLogWriter
+from core.access import Actor, Role
 from core.db.engine import make_engine
-from core.db.tables import inference_log
+from core.db.tables import inference_log, prediction_feedback
 from core.inference_log import (
     InferenceRecord,
     feedback_accuracy,
@@ -39,6 +40,8 @@ from tests.tcp_proxy import TcpProxy
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 TIMEOUT = 1.0  # the writer's statement / lock / write deadline in these tests
 SECRET = "SECRET-TITLE-TEXT"  # a row's text must never reach the logs
+ANA = Actor("u-ana", "oidc", Role.OPERATOR, email="ana@example.com")
+OLGA = Actor("u-olga", "oidc", Role.OPERATOR)  # no email: her subject is shown
 
 
 def record(n: int, code: int = 2583, title: str = "Piscine ronde", minutes: int = 0, **kw: Any):
@@ -75,32 +78,43 @@ def test_history_newest_first_with_filters(engine: Engine) -> None:
         assert list(window.request_id) == ["req-2"]
         row = history(conn).iloc[-1]
     assert row["at"] == T0 and row.designation == "Piscine ronde" and row.latency_ms == 2.5
-    assert row.true_code is pd.NA
+    assert row.true_code is pd.NA and row.feedback_by == ""
 
 
 def test_feedback_is_replaced_and_gives_the_live_accuracy(engine: Engine) -> None:
     write_records(engine, [record(1), record(2), record(3, code=10)])
     with engine.connect() as conn:
         assert feedback_accuracy(conn).accuracy is None
-    record_feedback(engine, "req-1", 2583)
-    record_feedback(engine, "req-2", 10)
-    record_feedback(engine, "req-2", 2583)  # changed my mind: replaces the first mark
-    record_feedback(engine, "req-3", 2583)
-    record_feedback(engine, "req-in-flight", 2583)  # its prediction row is not written yet
+    record_feedback(engine, "req-1", 2583, ANA)
+    record_feedback(engine, "req-2", 10, ANA)
+    record_feedback(engine, "req-2", 2583, OLGA)  # another mind: replaces the first mark
+    record_feedback(engine, "req-3", 2583, ANA)
+    record_feedback(engine, "req-in-flight", 2583, ANA)  # its prediction row is not written yet
     with engine.connect() as conn:
         accuracy = feedback_accuracy(conn)
-        marks = history(conn).set_index("request_id").true_code.to_dict()
+        marks = history(conn).set_index("request_id")
         recent = feedback_accuracy(conn, since=T0 + timedelta(hours=1))
+        people = conn.execute(
+            select(prediction_feedback.c.actor, prediction_feedback.c.actor_email).where(
+                prediction_feedback.c.request_id == "req-1"
+            )
+        ).one()
     assert (accuracy.labelled, accuracy.correct) == (3, 2) and accuracy.accuracy == 2 / 3
-    assert marks == {"req-3": 2583, "req-2": 2583, "req-1": 2583}
+    assert marks.true_code.to_dict() == {"req-3": 2583, "req-2": 2583, "req-1": 2583}
+    assert marks.feedback_by.to_dict() == {
+        "req-3": "ana@example.com",
+        "req-2": "u-olga",
+        "req-1": "ana@example.com",
+    }
+    assert tuple(people) == ("u-ana", "ana@example.com")
     assert recent.labelled == 0
 
 
 def test_bad_feedback_is_refused(engine: Engine) -> None:
     with pytest.raises(ValueError, match="1234 is not one of the 27 product type codes"):
-        record_feedback(engine, "req-1", 1234)
+        record_feedback(engine, "req-1", 1234, ANA)
     with pytest.raises(ValueError, match="request id"):
-        record_feedback(engine, " ", 2583)
+        record_feedback(engine, " ", 2583, ANA)
 
 
 def test_a_batch_written_twice_is_logged_once(engine: Engine) -> None:

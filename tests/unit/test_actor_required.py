@@ -62,7 +62,9 @@ STATE_CHANGING: list[Callable[..., Any]] = [
     DockerServiceManager.stop,
     PredictionManager.send_traffic,
     roles.assign_role,
+    roles.revoke_role,
     AccessManager.assign,
+    AccessManager.revoke,
 ]
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import shlex
 import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -17,10 +16,16 @@ import pytest
 import yaml
 
 from core.settings import REPO_ROOT, Settings
+from tests.compose_file import COMPOSE, COMPOSE_TEXT, SERVICES
+from tests.compose_file import command as _command
+from tests.compose_file import container_ports as _container_ports
+from tests.compose_file import default as _default
+from tests.compose_file import dockerfile as _dockerfile
+from tests.compose_file import env as _env
+from tests.compose_file import mounts as _mounts
+from tests.compose_file import option as _option
+from tests.compose_file import published as _published
 
-COMPOSE_TEXT = (REPO_ROOT / "docker-compose.yml").read_text()
-COMPOSE = yaml.safe_load(COMPOSE_TEXT)
-SERVICES = COMPOSE["services"]
 README = (REPO_ROOT / "README.md").read_text()
 PROJECT_IMAGE = "project image"  # how README's table names the image built from the repo
 REQUIRED_SERVICES = {
@@ -32,6 +37,7 @@ REQUIRED_SERVICES = {
     "api",
     "prometheus",
     "grafana",
+    "dex",
     "app",
 }
 SECRETS = [
@@ -39,6 +45,13 @@ SECRETS = [
     "MINIO_ROOT_PASSWORD",
     "GRAFANA_ADMIN_PASSWORD",
     "RAKUTEN_API_TOKEN",
+    "RAKUTEN_MLFLOW_PASSWORD",
+    "RAKUTEN_PREFECT_AUTH_STRING",
+    "MLFLOW_SECRET_KEY",
+    "DEX_CLIENT_SECRET",
+    "DEX_ADMIN_PASSWORD_HASH",
+    "DEX_USER_PASSWORD_HASH",
+    "APP_COOKIE_SECRET",
 ]
 
 # Which service reads which setting (RAKUTEN_<FIELD>). Every field of Settings must be listed, so a
@@ -56,8 +69,12 @@ NEEDS: dict[str, set[str]] = {
     "app_published_address": {"app"},  # the container listens on 0.0.0.0 behind this address
     "default_role": {"app"},
     "role_claim": {"app"},
+    "secrets_file": set(),  # make run's: the stack mounts [auth] where Streamlit reads it
     "prometheus_url": {"app"},
     "api_token": {"app", "api", "worker"},
+    "mlflow_username": {"app", "api", "worker"},  # the control room's account on MLflow
+    "mlflow_password": {"app", "api", "worker"},
+    "prefect_auth_string": {"app", "worker"},  # the API never calls Prefect: it does not get it
     "api_poll_seconds": {"api"},
     "api_batch_limit": {"app", "api"},
     "inference_log_buffer_bytes": {"api"},
@@ -86,54 +103,6 @@ SERVICE_URLS = {
 }
 
 
-def _env(service: str) -> dict[str, str]:
-    return {k: str(v) for k, v in SERVICES[service].get("environment", {}).items()}
-
-
-def _default(value: str) -> str:
-    """``${VAR:-default}`` → ``default``, with every other part of the string kept."""
-    return re.sub(r"\$\{[A-Z_]+:?-([^}]*)\}", r"\1", value)
-
-
-def _published(service: str) -> list[tuple[int, int]]:
-    """(default host port, container port) of each published port."""
-    pairs = []
-    for entry in SERVICES[service].get("ports", []):
-        host, container = _default(str(entry)).rsplit(":", 2)[-2:]
-        pairs.append((int(host), int(container)))
-    return pairs
-
-
-def _container_ports(service: str) -> set[int]:
-    return {c for _, c in _published(service)} | {
-        int(p) for p in SERVICES[service].get("expose", [])
-    }
-
-
-def _mounts(service: str) -> dict[str, str]:
-    """Target → source of the service's short-syntax volumes."""
-    mounts = {}
-    for entry in SERVICES[service].get("volumes", []):
-        source, target = entry.split(":")[:2]
-        mounts[target] = source
-    return mounts
-
-
-def _command(service: str) -> list[str]:
-    command = SERVICES[service].get("command", [])
-    return shlex.split(command) if isinstance(command, str) else [str(c) for c in command]
-
-
-def _option(command: list[str], name: str) -> str | None:
-    """The value of ``--name value`` or ``--name=value`` in a command."""
-    for i, part in enumerate(command):
-        if part == name and i + 1 < len(command):
-            return command[i + 1]
-        if part.startswith(f"{name}="):
-            return part.split("=", 1)[1]
-    return None
-
-
 def _readme_stack_rows() -> dict[str, list[str]]:
     section = README.split("\n## The stack\n", 1)[1].split("\n## ", 1)[0]
     rows = {}
@@ -142,19 +111,6 @@ def _readme_stack_rows() -> dict[str, list[str]]:
         if line.startswith("| `") and len(cells) == 4:
             rows[cells[0].strip("`")] = cells
     return rows
-
-
-def _dockerfile(path: Path) -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) per instruction, continuation lines joined, comments dropped."""
-    logical, current = [], ""
-    for line in path.read_text().splitlines():
-        if not current and (not line.strip() or line.lstrip().startswith("#")):
-            continue
-        current += line.rstrip("\\").strip() + " "
-        if not line.rstrip().endswith("\\"):
-            logical.append(current.strip())
-            current = ""
-    return [(ins.split(None, 1)[0].upper(), ins.split(None, 1)[1]) for ins in logical]
 
 
 BUILT = sorted(name for name, spec in SERVICES.items() if "build" in spec)
@@ -180,7 +136,8 @@ def test_dependencies_wait_for_health(name: str) -> None:
 
 def test_no_secret_is_written_in_the_file() -> None:
     text = (REPO_ROOT / "docker-compose.yml").read_text()
-    for match in re.finditer(r"(PASSWORD|SECRET|TOKEN)[A-Z_]*:\s*(\S+)", text):
+    # Keys of the services' environments (the config files' keys: test_compose_auth.py).
+    for match in re.finditer(r"^\s*[A-Z_]*(PASSWORD|SECRET|TOKEN)[A-Z_]*:\s*(\S+)", text, re.M):
         assert match.group(2).startswith("${"), f"hard-coded secret: {match.group(0)}"
 
 
