@@ -14,7 +14,8 @@ from core.settings import REPO_ROOT, get_settings
 
 
 @pytest.fixture
-def cli(database_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture):
+def command(database_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture):
+    """Any CLI command on a fresh database of each backend: (exit code, what it printed)."""
     monkeypatch.setenv("RAKUTEN_DATABASE_URL", database_url)
     monkeypatch.chdir(REPO_ROOT / "tests")  # no stray .env
     get_settings.cache_clear()
@@ -22,10 +23,17 @@ def cli(database_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCa
 
     def run(*argv: str) -> tuple[int, str]:
         caplog.clear()
-        return main(["data", *argv]), caplog.text
+        code = main(list(argv))
+        return code, "\n".join(caplog.messages)
 
     yield run
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def cli(command):
+    """The ``data`` commands: (exit code, what they printed)."""
+    return lambda *argv: command("data", *argv)
 
 
 def test_full_cycle(cli) -> None:
@@ -80,23 +88,6 @@ def test_an_unreachable_database_is_one_line_not_a_traceback(
     caplog.set_level(logging.INFO, logger="core.cli")
     assert main(["data", "status"]) == 1
     assert "database error on postgresql" in caplog.text and "Traceback" not in caplog.text
-    get_settings.cache_clear()
-
-
-@pytest.fixture
-def command(database_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture):
-    """Any CLI command on a fresh database of each backend: (exit code, what it printed)."""
-    monkeypatch.setenv("RAKUTEN_DATABASE_URL", database_url)
-    monkeypatch.chdir(REPO_ROOT / "tests")  # no stray .env
-    get_settings.cache_clear()
-    caplog.set_level(logging.INFO, logger="core.cli")
-
-    def run(*argv: str) -> tuple[int, str]:
-        caplog.clear()
-        code = main(list(argv))
-        return code, "\n".join(caplog.messages)
-
-    yield run
     get_settings.cache_clear()
 
 
