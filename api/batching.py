@@ -1,7 +1,8 @@
 """Micro-batching: concurrent single-product predictions share one model call.
 
-Most of a one-row ``predict_proba`` is scikit-learn's and pandas' per-call machinery (validation,
-the feature union's dispatch), not arithmetic: one call on 16 rows costs little more than on one.
+A model call has a fixed cost besides its per-product work (numpy's per-call overhead in the
+compiled model; scikit-learn's validation and dispatch when a pipeline is served as it is), so one
+call on 16 products costs much less than 16 calls on one.
 So ``/predict`` does not call the model itself: it queues its product here and awaits the answer.
 A single task on the event loop takes everything queued, makes one model call, and answers all.
 While it computes, new requests queue up and form the next batch — so the batch grows with the
@@ -15,7 +16,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from api.model import Ranked, ServedModel, products_frame
+from api.model import Ranked, ServedModel
 
 
 @dataclass(slots=True)
@@ -61,8 +62,7 @@ class MicroBatcher:
         if self._ready is None or loop is not self._loop:
             # Not started, or called from another event loop (an ASGI client without the app's
             # lifespan): asyncio objects must not cross loops, so answer alone, right here.
-            frame = products_frame([designation], [description])
-            return model.rank(frame, top_k)[0]
+            return model.rank_texts([designation], [description], top_k)[0]
         answer: asyncio.Future[list[Ranked]] = loop.create_future()
         self._queue.append(_Job(model, designation, description, top_k, answer))
         self._ready.set()
@@ -88,9 +88,12 @@ class MicroBatcher:
             by_model.setdefault(id(job.model), []).append(job)
         for jobs in by_model.values():
             self._on_batch(len(jobs))
-            frame = products_frame([j.designation for j in jobs], [j.description for j in jobs])
+            designations = [j.designation for j in jobs]
+            descriptions = [j.description for j in jobs]
             try:
-                ranked = jobs[0].model.rank(frame, max(j.top_k for j in jobs))
+                ranked = jobs[0].model.rank_texts(
+                    designations, descriptions, max(j.top_k for j in jobs)
+                )
             except Exception as exc:  # noqa: BLE001 - every waiting request gets the error
                 for job in jobs:
                     if not job.answer.done():

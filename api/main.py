@@ -1,11 +1,12 @@
 """The predictor API: serves the registry's champion, follows the alias, logs every prediction.
 
     python -m api                                       # `make api`; where RAKUTEN_API_URL says
-    uvicorn api.main:create_app --factory --port 8000   # the same, by hand
+    uvicorn api.main:create_app --factory --port 8000   # one process, by hand
 
 Endpoints: ``GET /health`` (liveness), ``GET /ready`` (503 until a model is loaded), ``GET /model``,
 ``POST /predict``, ``POST /predict/batch``, ``POST /model/reload`` (bearer token), ``GET /metrics``
-(Prometheus). Interactive docs at ``/docs``.
+(Prometheus). Interactive docs at ``/docs``. ``python -m api`` serves from ``RAKUTEN_API_WORKERS``
+processes, each one of these apps (``api.workers`` says what they share).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -26,11 +28,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.batching import MicroBatcher
 from api.limits import BodyLimitMiddleware, body_limit
 from api.metrics import ApiMetrics, MetricsMiddleware
-from api.model import ChampionFollower
+from api.model import ChampionFollower, load_scorer
 from api.routes import Services, build_router
 from api.schemas import FIELD_NAMES
+from api.workers import (
+    ReloadSignal,
+    WorkerMiddleware,
+    one_worker_at_a_time,
+    reload_signal_path,
+    shared_models,
+    watch,
+)
 from api.writer import InferenceLogWriter
-from core.adapters.model_store import model_store
+from core.adapters.registry_http import serving_source
 from core.db.engine import make_engine
 from core.settings import Settings, get_settings
 
@@ -44,6 +54,7 @@ def create_app(
     follower: ChampionFollower | None = None,
     engine: Engine | None = None,
     flush_seconds: float = 0.25,
+    reload_signal: Path | None = None,
 ) -> FastAPI:
     """Build the API.
 
@@ -52,18 +63,20 @@ def create_app(
         follower: What resolves and loads the champion; default: the real MLflow registry.
         engine: Database of the inference log; default: ``settings.database_url``.
         flush_seconds: How often buffered inference-log rows are written.
+        reload_signal: The file through which workers of one start tell each other to check the
+            champion (``api.workers``); default: the one ``python -m api`` set, if any.
 
     Returns:
         The application; its lifespan loads the champion and starts the background work.
     """
     settings = settings or get_settings()
     metrics = ApiMetrics()
-    follower = follower or ChampionFollower(
-        model_store(
-            settings.mlflow_tracking_uri, "api", settings.mlflow_username, settings.mlflow_password
-        ),
-        metrics,
-    )
+    if follower is None:
+        with one_worker_at_a_time():
+            source = serving_source(
+                settings.mlflow_tracking_uri, settings.mlflow_username, settings.mlflow_password
+            )
+        follower = ChampionFollower(source, metrics, loader=shared_models(load_scorer))
     owns_engine = engine is None
     # A write that cannot finish in time is abandoned and retried by the writer, not waited for.
     engine = engine or make_engine(
@@ -74,6 +87,8 @@ def create_app(
     )
     batcher = MicroBatcher(on_batch=metrics.batch_size.observe)
     services = Services(settings, follower, writer, metrics, batcher)
+    signal_path = reload_signal or reload_signal_path()
+    signal = ReloadSignal(signal_path) if signal_path else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -81,14 +96,17 @@ def create_app(
         await asyncio.to_thread(follower.check)
         if follower.current is None:
             log.warning("starting without a model: %s", follower.last_error)
-        task = asyncio.create_task(_follow(follower, settings.api_poll_seconds))
+        tasks = [asyncio.create_task(_follow(follower, settings.api_poll_seconds))]
+        if signal is not None:
+            tasks.append(asyncio.create_task(watch(signal, follower.check)))
         batcher.start()
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await batcher.stop()
             await asyncio.to_thread(writer.stop)
             if owns_engine:
@@ -105,6 +123,8 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_middleware(BodyLimitMiddleware, max_bytes=body_limit(settings.api_batch_limit))
+    if signal is not None:
+        app.add_middleware(WorkerMiddleware, signal=signal)
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts 413s too
     return app
 

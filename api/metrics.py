@@ -3,11 +3,21 @@
 Request counts and latency are recorded by :class:`MetricsMiddleware`, a plain ASGI middleware
 (cheaper on the hot path than Starlette's ``BaseHTTPMiddleware``), labelled by route template so
 that random URLs cannot blow up the label space.
+
+Served from several worker processes (``PROMETHEUS_MULTIPROC_DIR`` set, see ``api.workers``), each
+worker writes its series to files there and ``/metrics``, whichever worker answers it, reads them
+all: counters and histograms are summed, and each gauge says how its workers' values combine
+(``multiprocess_mode``; ``live…`` modes leave out workers that died).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
 import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import (
@@ -17,20 +27,28 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
 )
+from prometheus_client.metrics_core import Metric
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 disable_created_metrics()  # the *_created series only double the size of every scrape
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 UNMATCHED = "unmatched"
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+LIVE_GAUGE_FILE = re.compile(r"gauge_live\w+?_(\d+)\.db")
 
 
 class ApiMetrics:
     """Every series the API exports; the Grafana dashboard reads these names."""
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        r = self.registry
+        r = self._own = CollectorRegistry()  # this process's series
+        self._functions: list[tuple[Gauge, Callable[[], float]]] = []
+        self._served: set[tuple[str, str, str]] = set()  # model_info label sets set so far
+        shared = os.environ.get(MULTIPROC_ENV)
+        #: What /metrics exposes: this process's series, or every worker's when there are several.
+        self.registry = r if not shared else _workers_registry(Path(shared), self.refresh)
         self.requests = Counter(
             "rakuten_api_requests",
             "HTTP requests by endpoint, method and status",
@@ -57,18 +75,23 @@ class ApiMetrics:
             registry=r,
         )
         self.model_version = Gauge(
-            "rakuten_api_model_version", "Registry version being served (0: none)", registry=r
+            "rakuten_api_model_version",
+            "Registry version being served (0: none); with several workers, the latest loaded",
+            registry=r,
+            multiprocess_mode="livemostrecent",
         )
         self.model_info = Gauge(
             "rakuten_api_model_info",
-            "The served model (value 1), by name, version and run",
+            "The served model (value 1; 0: served before), by name, version and run",
             ["name", "version", "run_id"],
             registry=r,
+            multiprocess_mode="livemax",  # 1 while any worker serves it
         )
         self.model_loaded = Gauge(
             "rakuten_api_model_loaded",
-            "1 when a model is loaded and predictions are served",
+            "1 when a model is loaded and predictions are served (by every worker)",
             registry=r,
+            multiprocess_mode="livemin",
         )
         self.reloads = Counter(
             "rakuten_api_model_reloads",
@@ -88,7 +111,10 @@ class ApiMetrics:
             registry=r,
         )
         self.log_queue = Gauge(
-            "rakuten_api_inference_log_queue_rows", "Predictions waiting to be written", registry=r
+            "rakuten_api_inference_log_queue_rows",
+            "Predictions waiting to be written",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self._inference_log_writer(r)
 
@@ -97,6 +123,7 @@ class ApiMetrics:
             "rakuten_api_inference_log_queue_bytes",
             "Memory held by the predictions waiting to be written (bounded)",
             registry=r,
+            multiprocess_mode="livesum",
         )
         self.log_dropped = Counter(
             "rakuten_api_inference_log_dropped_rows",
@@ -123,30 +150,93 @@ class ApiMetrics:
             "rakuten_api_inference_log_spool_bytes",
             "Size of the spool files waiting for replay",
             registry=r,
+            multiprocess_mode="livemax",  # every worker sees the same folder
         )
         self.log_last_write = Gauge(
             "rakuten_api_inference_log_last_write_timestamp_seconds",
             "When the inference log was last written (Unix time; 0: not yet)",
             registry=r,
+            multiprocess_mode="livemax",
         )
         self.log_failing_since = Gauge(
             "rakuten_api_inference_log_failing_since_timestamp_seconds",
             "When the current run of failed writes began (Unix time; 0: writing fine)",
             registry=r,
+            multiprocess_mode="livemax",
         )
         self.log_state = Gauge(
             "rakuten_api_inference_log_state",
-            "The inference-log writer's state (1 for the current one): ok, retrying, failing",
+            "The inference-log writer's state (1 for the current one; with several workers, for "
+            "a state any of them is in): ok, retrying, failing",
             ["state"],
             registry=r,
+            multiprocess_mode="livemax",
         )
 
     def serving(self, name: str, version: int, run_id: str) -> None:
         """Record that ``version`` is now the served model."""
-        self.model_info.clear()
-        self.model_info.labels(name, str(version), run_id).set(1)
+        labels = (name, str(version), run_id)
+        if self.registry is self._own:
+            self.model_info.clear()
+        else:  # a worker's files keep what was cleared: the versions it left say 0 instead
+            for left in self._served - {labels}:
+                self.model_info.labels(*left).set(0)
+            self._served.add(labels)
+        self.model_info.labels(*labels).set(1)
         self.model_version.set(version)
         self.model_loaded.set(1)
+
+    def track(self, gauge: Gauge, read: Callable[[], float]) -> None:
+        """Make ``gauge`` show ``read()`` at each scrape (and, with several workers, at refresh)."""
+        if self.registry is self._own:
+            gauge.set_function(read)
+        else:  # other workers read this one's files: its values are written there
+            self._functions.append((gauge, read))
+            gauge.set(read())
+
+    def refresh(self) -> None:
+        """Write the tracked gauges' current values (several workers: called by the writer)."""
+        for gauge, read in self._functions:
+            gauge.set(read())
+
+
+def _workers_registry(directory: Path, refresh: Callable[[], None]) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    registry.register(_WorkersCollector(directory, refresh))
+    return registry
+
+
+class _WorkersCollector:
+    """Every worker's series from the multiprocess files, this worker's gauges fresh first."""
+
+    def __init__(self, directory: Path, refresh: Callable[[], None]) -> None:
+        self._directory = directory
+        self._refresh = refresh
+        self._files = MultiProcessCollector(None, path=str(directory))
+
+    def collect(self) -> Iterable[Metric]:
+        self._refresh()
+        _forget_dead_workers(self._directory)
+        return self._files.collect()
+
+
+def _forget_dead_workers(directory: Path) -> None:
+    # uvicorn replaces a worker that dies but tells no one: its live gauges would count forever.
+    for path in directory.glob("gauge_live*.db"):
+        found = LIVE_GAUGE_FILE.fullmatch(path.name)
+        if found and not _alive(int(found.group(1))):
+            with contextlib.suppress(FileNotFoundError):
+                mark_process_dead(int(found.group(1)), str(directory))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class MetricsMiddleware:

@@ -8,29 +8,32 @@ nothing is dropped and nothing waits.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-import pandas as pd
 
 from api.metrics import ApiMetrics
 from core.adapters.errors import Missing
-from core.adapters.model_store import ModelStore, VersionRef
+from core.adapters.model_refs import ServingSource, VersionRef
+from core.adapters.registry_http import HttpRegistry
 from core.data.categories import CATEGORY_BY_CODE
-from core.registry import CHAMPION
-from core.tracking import MODEL_NAME
-from core.train import INPUT_COLUMNS
+from core.registry import CHAMPION, MODEL_NAME
+from core.serving.compiled import CompiledModel, ProductScorer
+from core.serving.isolated import compile_in_child
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger("api.model")
 
 
-@dataclass(frozen=True, slots=True)
-class Ranked:
-    """One candidate class of a prediction."""
+class Ranked(NamedTuple):
+    """One candidate class of a prediction (a tuple: a batch of 100 makes 500 of them)."""
 
     code: int
     category: str
@@ -39,40 +42,70 @@ class Ranked:
 
 @dataclass(frozen=True)
 class ServedModel:
-    """A loaded registry version and what is needed to answer with it."""
+    """A loaded registry version and what is needed to answer with it.
+
+    ``scorer`` is the version's compiled model (:mod:`core.serving`), or its pipeline when it
+    could not be compiled; either gives the probabilities of raw products.
+    """
 
     name: str
     version: int
     run_id: str
     loaded_at: datetime
-    pipeline: Any = field(repr=False)
+    scorer: ProductScorer = field(repr=False)
     codes: np.ndarray = field(repr=False)
     names: tuple[str, ...] = field(repr=False)
 
     @classmethod
-    def of(cls, pipeline: Any, *, version: int, run_id: str) -> ServedModel:
-        """Wrap a fitted pipeline (anything with ``classes_`` and ``predict_proba``)."""
-        codes = np.asarray(pipeline.classes_)
+    def of(cls, scorer: Any, *, version: int, run_id: str) -> ServedModel:
+        """Wrap a scorer (``classes`` and ``predict_proba_products``) or a fitted pipeline.
+
+        A pipeline (anything with ``classes_`` and ``predict_proba`` over the input columns) is
+        compiled here, and served as it is when it cannot be (:func:`serving_scorer`).
+        """
+        if not hasattr(scorer, "predict_proba_products"):
+            from core.serving.compile import serving_scorer  # scikit-learn: only for a pipeline
+
+            scorer = serving_scorer(scorer)
+        codes = np.asarray(scorer.classes)
         names = tuple(_category_name(int(c)) for c in codes)
-        return cls(MODEL_NAME, version, run_id, datetime.now(UTC), pipeline, codes, names)
+        return cls(MODEL_NAME, version, run_id, datetime.now(UTC), scorer, codes, names)
+
+    @property
+    def compiled(self) -> bool:
+        """Whether answers come from the compiled model (else from the pipeline itself)."""
+        return isinstance(self.scorer, CompiledModel)
+
+    def rank_texts(
+        self, designations: Sequence[str], descriptions: Sequence[str], top_k: int
+    ) -> list[list[Ranked]]:
+        """The ``top_k`` most probable classes of each product, most probable first."""
+        probabilities = self.scorer.predict_proba_products(designations, descriptions)
+        return self._top(probabilities, top_k)
 
     def rank(self, products: pd.DataFrame, top_k: int) -> list[list[Ranked]]:
-        """The ``top_k`` most probable classes of each product, most probable first."""
-        if tuple(products.columns) != INPUT_COLUMNS:  # selecting copies the frame: only if needed
-            products = products[list(INPUT_COLUMNS)]
-        probabilities = self.pipeline.predict_proba(products)
-        k = min(top_k, probabilities.shape[1])
-        best = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
+        """:meth:`rank_texts` of a frame with ``designation`` and ``description`` columns."""
+        return self.rank_texts(
+            products["designation"].tolist(), products["description"].tolist(), top_k
+        )
+
+    def _top(self, probabilities: np.ndarray, top_k: int) -> list[list[Ranked]]:
+        n, classes = probabilities.shape
+        k = min(top_k, classes)
+        if k < classes:  # the k best in any order (linear time), then only those k sorted
+            best = np.argpartition(-probabilities, k - 1, axis=1)[:, :k]
+        else:
+            best = np.broadcast_to(np.arange(classes), (n, classes))
+        chosen = np.take_along_axis(probabilities, best, axis=1)
+        # Ties keep the lower column first, as a stable sort of the whole row would.
+        order = np.lexsort((best, -chosen), axis=1)
+        best = np.take_along_axis(best, order, axis=1)
+        values = np.take_along_axis(chosen, order, axis=1).tolist()
+        codes, names = self.codes.tolist(), self.names
         return [
-            [Ranked(int(self.codes[j]), self.names[j], float(row[j])) for j in order]
-            for row, order in zip(probabilities, best, strict=True)
+            [Ranked(codes[j], names[j], p) for j, p in zip(row, probs, strict=True)]
+            for row, probs in zip(best.tolist(), values, strict=True)
         ]
-
-
-def products_frame(designations: Sequence[str], descriptions: Sequence[str]) -> pd.DataFrame:
-    """The model's input: exactly its two text columns, so ``rank`` needs no column copy."""
-    designation, description = INPUT_COLUMNS
-    return pd.DataFrame({designation: list(designations), description: list(descriptions)})
 
 
 def _category_name(code: int) -> str:
@@ -88,8 +121,14 @@ class ChampionFollower:
     failing MLflow leaves the current model serving.
     """
 
-    def __init__(self, store: ModelStore, metrics: ApiMetrics) -> None:
+    def __init__(
+        self,
+        store: ServingSource,
+        metrics: ApiMetrics,
+        loader: Callable[[ServingSource, VersionRef], ProductScorer] | None = None,
+    ) -> None:
         self._store = store
+        self._loader = loader or load_scorer
         self.current: ServedModel | None = None
         self.last_error: str | None = None
         self.last_check: datetime | None = None
@@ -132,8 +171,34 @@ class ChampionFollower:
 
     def _load_version(self, ref: VersionRef) -> ServedModel:
         # The version's own logged model, not the alias (it may move again while this loads).
-        pipeline = self._store.load_pipeline(ref)
-        return ServedModel.of(pipeline, version=ref.version, run_id=ref.run_id)
+        scorer = self._loader(self._store, ref)
+        model = ServedModel.of(scorer, version=ref.version, run_id=ref.run_id)
+        how = "compiled" if model.compiled else "its pipeline (not compiled)"
+        log.info("loaded %s version %s: answers from %s", MODEL_NAME, ref.version, how)
+        return model
+
+
+def load_scorer(store: ServingSource, ref: VersionRef) -> ProductScorer:
+    """The version's model: compiled, or its pipeline when it cannot be.
+
+    A process that has not imported scikit-learn (the API under uvicorn) has the version compiled
+    by a child process and never imports it (:mod:`core.serving.isolated`); one that has (the
+    tests, a notebook) compiles here, at no extra memory.
+    """
+    if "sklearn" not in sys.modules:
+        compiled = compile_in_child(store.uri, ref, _credentials(store))
+        if compiled is not None:
+            return compiled
+    from core.serving.compile import serving_scorer  # scikit-learn, to read the pipeline
+
+    return serving_scorer(store.load_pipeline(ref))
+
+
+def _credentials(store: ServingSource) -> tuple[str, str] | None:
+    # An MlflowModelStore has put its credentials in the environment the child inherits.
+    if isinstance(store, HttpRegistry) and store.username:
+        return store.username, store.password.get_secret_value()
+    return None
 
 
 def _short(exc: Exception) -> str:

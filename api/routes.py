@@ -10,8 +10,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import pandas as pd
-from fastapi import APIRouter, HTTPException, Security
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -20,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from api.batching import MicroBatcher
 from api.limits import screened_route, token_limit
 from api.metrics import ApiMetrics
-from api.model import ChampionFollower, Ranked, ServedModel, products_frame
+from api.model import ChampionFollower, Ranked, ServedModel
 from api.schemas import (
     BatchRequest,
     BatchResponse,
@@ -149,9 +148,16 @@ def build_router(services: Services) -> APIRouter:
         },
     )
     async def reload(
+        response: Response,
+        background: BackgroundTasks,
         credentials: HTTPAuthorizationCredentials | None = bearer,
+        wait: bool = True,
     ) -> Health:
-        """Check the champion alias now (instead of at the next poll) and swap if it moved."""
+        """Check the champion alias now (instead of at the next poll) and swap if it moved.
+
+        ``wait=false``: answer 202 at once with what is served now, and check after the answer
+        (the train flow's promotion need not wait for a model load to finish).
+        """
         token = services.settings.api_token.get_secret_value()
         if not token:
             raise HTTPException(403, "reload is disabled: set RAKUTEN_API_TOKEN to enable it")
@@ -160,6 +166,10 @@ def build_router(services: Services) -> APIRouter:
             raise HTTPException(
                 401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"}
             )
+        if not wait:
+            background.add_task(services.follower.check)  # runs in the thread pool
+            response.status_code = 202
+            return await health()
         await run_in_threadpool(services.follower.check)
         if services.follower.last_error:
             raise HTTPException(503, services.follower.last_error)
@@ -202,11 +212,14 @@ def build_router(services: Services) -> APIRouter:
                 "(RAKUTEN_API_BATCH_LIMIT): split it",
             )
         model = services.serving()
-        frame = _frame(body.products)
+        designations = [p.designation for p in body.products]
+        descriptions = [p.description or "" for p in body.products]
         if len(body.products) <= INLINE_BATCH:
-            ranked = model.rank(frame, body.top_k)
+            ranked = model.rank_texts(designations, descriptions, body.top_k)
         else:  # a big batch must not hold up the other requests
-            ranked = await run_in_threadpool(model.rank, frame, body.top_k)
+            ranked = await run_in_threadpool(
+                model.rank_texts, designations, descriptions, body.top_k
+            )
         request_id = uuid.uuid4().hex
         ids = [f"{request_id}-{i}" for i in range(len(ranked))]
         latency_ms = (time.perf_counter() - start) * 1000
@@ -234,12 +247,6 @@ def build_router(services: Services) -> APIRouter:
         return JSONResponse({"service": "rakuten predictor API", "docs": "/docs"})
 
     return router
-
-
-def _frame(products: Sequence[Product]) -> pd.DataFrame:
-    return products_frame(
-        [p.designation for p in products], [p.description or "" for p in products]
-    )
 
 
 def _answer(request_id: str, ranked: list[Ranked]) -> dict[str, Any]:

@@ -88,9 +88,9 @@ class InferenceLogWriter:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._schema_ready = False
-        metrics.log_queue.set_function(lambda: len(self._buffer) + len(self._in_hand))
-        metrics.log_queue_bytes.set_function(lambda: self._bytes)
-        metrics.log_spool_bytes.set_function(lambda: spool.size() if spool else 0)
+        metrics.track(metrics.log_queue, lambda: len(self._buffer) + len(self._in_hand))
+        metrics.track(metrics.log_queue_bytes, lambda: self._bytes)
+        metrics.track(metrics.log_spool_bytes, lambda: spool.size() if spool else 0)
 
     @classmethod
     def from_settings(
@@ -169,6 +169,7 @@ class InferenceLogWriter:
             self._health.failed(str(exc), 0)
         while not self._stopping.is_set():
             self._cycle()
+            self._metrics.refresh()  # with several workers, the others' scrapes read these
             self._wake.wait(self._flush_seconds)
             self._wake.clear()
         if self._health.ok:  # with the database failing, stop() spills at once

@@ -1,9 +1,10 @@
 """Spelling noise for a copy of the built-in catalogue: an experiment, not a generator change.
 
 Real marketplace listings spell the same word many ways: typos, words written without their
-accents, glued units. The built-in catalogue spells each of its ~2,400 words one way only, so a
-word model has seen every form it will meet. :func:`add_noise` rewrites the text of a generated
-frame with such variants, to see whether character n-grams then beat words as on real text.
+accents, glued units. The built-in catalogue now writes its pool words in several spellings
+itself (``core.data.synthetic_variants``, after this experiment widened the char-vs-word gap);
+:func:`add_noise` rewrites the text of a generated frame with more such variants, per word
+occurrence rather than per pool entry, to see how the ranking moves with more noise.
 
 Noise is given as ``name=rate`` pairs (see :data:`KINDS`), e.g. ``typos=0.15,accents=0.3``.
 """

@@ -14,7 +14,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +52,27 @@ class Server:
     group: subprocess.Popen[bytes]  # the process started (leader of its own process group)
     log: Path
     ready_path: str
-    serving_pid: int = 0  # the uvicorn process (for MLflow, a child of the `mlflow` CLI)
+    workers: int
+    serving_pids: list[int] = field(default_factory=list)  # the processes that answer requests
 
     def tree(self) -> list[int]:
         return [self.group.pid, *descendants(self.group.pid)]
+
+    def find_serving(self) -> list[int]:
+        """The leaves of the process tree: uvicorn's workers (or uvicorn alone, with one)."""
+        tree = self.tree()
+        parents = {parent_of(pid) for pid in tree}
+        leaves = [
+            pid for pid in tree if pid not in parents and "resource_tracker" not in cmdline(pid)
+        ]
+        self.serving_pids = leaves
+        return leaves
+
+
+def parent_of(pid: int) -> int:
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    return 0
 
 
 def descendants(pid: int) -> list[int]:
@@ -73,23 +90,31 @@ def descendants(pid: int) -> list[int]:
 
 @contextlib.contextmanager
 def serve(
-    name: str, command: list[str], tmp: Path, ready_path: str, **extra_env: str
+    name: str, command: list[str], tmp: Path, ready_path: str, workers: int, **extra_env: str
 ) -> Iterator[Server]:
     """Start ``command`` in its own process group; stop the whole group on the way out."""
     log = tmp / f"{name}.log"
     env = child_env(tmp) | extra_env
     with process_group(command, cwd=tmp, env=env, log=log) as process:
         port = int(command[command.index("--port") + 1])
-        yield Server(name, port, process, log, ready_path)
+        yield Server(name, port, process, log, ready_path, workers)
 
 
-def wait_ready(server: Server) -> float:
-    """Block until the server answers 200 on its readiness path; returns the seconds waited."""
-    start = time.monotonic()
+def wait_ready(server: Server, since: float | None = None) -> float:
+    """Block until the server answers 200 on its readiness path and every worker runs.
+
+    Returns:
+        Seconds since ``since`` (a ``time.monotonic()``; default: now).
+    """
+    start = time.monotonic() if since is None else since
     url = f"http://127.0.0.1:{server.port}{server.ready_path}"
     wait_http(server.name, url, server.group, server.log, START_TIMEOUT_S)
-    server.serving_pid = next(p for p in reversed(server.tree()) if "uvicorn" in cmdline(p))
-    return time.monotonic() - start
+    elapsed = time.monotonic() - start
+    while len(server.find_serving()) < server.workers:  # uvicorn starts them one by one
+        if time.monotonic() - start > START_TIMEOUT_S:
+            raise SystemExit(f"{server.name}: {server.serving_pids} of {server.workers} workers")
+        time.sleep(0.2)
+    return elapsed
 
 
 def cmdline(pid: int) -> str:

@@ -16,113 +16,19 @@ from itertools import pairwise
 from typing import Any
 
 from bench.markdown import check, run_line
-
-FINISHED = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
-TASKS = {
-    "snapshot": "snapshot",
-    "fit": "fit_task",
-    "evaluate": "evaluate",
-    "log to MLflow": "log",
-    "register and promote": "register",
-}
-WORKER_STARTS = ("_starter_engine.run_process", "_starter_direct.run_flow_in_subprocess")
-IMPORTED = ("prefect", "mlflow", "sklearn", "pandas", "matplotlib", "core.flows.train")
-# key → (depth, label). Depth 0: a step on the path; 1, 2: what part of the step above it is.
-ROWS: dict[str, tuple[int, str]] = {
-    "trigger": (
-        0,
-        "click → flow run created (`PrefectManager.trigger`: find the deployment, "
-        "create the run, audit row)",
-    ),
-    "poll": (0, "waiting for the worker's next poll (Scheduled → Pending)"),
-    "handoff": (0, "worker hands the run to a new process (Pending → process started)"),
-    "submit": (1, "the worker's own steps until it starts the process (Submitting state)"),
-    "spawn": (1, "starting the process (`python -m prefect.engine`)"),
-    "imports": (0, "new process: Python start-up, imports, reading the run, loading the flow"),
-    "python": (1, "Python start-up (interpreter, site)"),
-    **{f"import {m}": (1, f"`import {m}` (imports nest: counted in each)") for m in IMPORTED},
-    "load_flow_run": (1, "reading the flow run from the API (`load_flow_run`)"),
-    "load_flow": (1, "loading the flow (`load_flow`: imports the project, MLflow, scikit-learn)"),
-    "engine": (0, "Prefect's engine in the new process until the run is Running"),
-    "setup": (
-        0,
-        "flow set-up before the first task (settings, model store, engine, schema check, audit)",
-    ),
-    "ensure_schema": (1, "schema check (`ensure_schema`)"),
-    "snapshot": (0, "task: snapshot (read the loaded products and the holdout)"),
-    "fit_task": (0, "task: fit"),
-    "fit": (1, "`pipeline.fit` (the run's `fit_seconds`)"),
-    "evaluate": (0, "task: evaluate on the holdout"),
-    "log": (0, "task: log to MLflow"),
-    "set_experiment": (1, "`mlflow.set_experiment` (+ looking the experiment up)"),
-    "start_run": (1, "`mlflow.start_run`"),
-    "tags_params_metrics": (1, "tags, params, metrics (3 calls)"),
-    "text_json": (1, "classification report + confusion and per-class JSON (3 uploads)"),
-    "figure": (1, "static confusion figure: draw it, render the PNG, upload it"),
-    "signature": (1, "`infer_signature` (predicts 5 rows)"),
-    "log_model": (1, "`mlflow.sklearn.log_model`"),
-    "save_model": (
-        2,
-        "save the model locally (pickle, MLmodel, requirements files, package check)",
-    ),
-    "validate": (2, "validate the serving input example (reload the model, predict)"),
-    "model_artifacts": (2, "upload the model's files (`log_model_artifacts`, one upload each)"),
-    "logged_model": (
-        2,
-        "the rest: logged-model records (create it, link it to the run, re-read "
-        "every metric already on the run, one request each)",
-    ),
-    "dep_check": (
-        2,
-        "(of the above, MLflow's installed-package check: at the save and the reload)",
-    ),
-    "log_rest": (1, "the rest (ending the MLflow run, the task's own records)"),
-    "register": (0, "task: register and promote"),
-    "mv_register": (1, "register the version, alias it challenger"),
-    "promote": (1, "`promote_and_serve` (gate, alias champion, ask the API to reload)"),
-    "gate": (2, "the gate and the champion alias (`promotion.promote`)"),
-    "reload": (2, "the API reloads the champion (`HttpPredictor.reload`, waited for)"),
-    "between": (0, "between the tasks (Prefect's task-run records and state reports)"),
-    "teardown": (0, "after the last task until Completed (audit row, dispose, propose Completed)"),
-    "page": (0, "Completed → the page's next poll sees it (every 2 s)"),
-}
-# What a run costs outside the fit, one entry per separable cost (for the ranking).
-LEAVES = tuple(
-    "trigger poll handoff imports engine setup snapshot evaluate set_experiment start_run "
-    "tags_params_metrics text_json figure signature save_model validate model_artifacts "
-    "logged_model log_rest mv_register gate reload between teardown page".split()
+from bench.train_click_rows import (
+    FINISHED,
+    LEAVES,
+    LOG_PARTS,
+    PROBED,
+    ROWS,
+    TASKS,
+    WORKER_STARTS,
 )
-LOG_PARTS = ("set_experiment", "start_run", "tags_params_metrics", "text_json", "figure")
-LOG_PARTS += ("signature", "log_model")
 
 
 def _at(value: str | None) -> float:
     return datetime.fromisoformat(value).timestamp() if value else float("nan")
-
-
-M = "mlflow."
-# Row → the probe's events (calls in the flow-run process) whose seconds it adds up.
-PROBED: dict[str, tuple[str, ...]] = {
-    "load_flow_run": ("prefect.flow_engine.load_flow_run",),
-    "load_flow": ("prefect.flow_engine.load_flow",),
-    **{f"import {m}": (f"import {m}",) for m in IMPORTED},
-    "ensure_schema": ("core.db.engine.ensure_schema",),
-    "set_experiment": (M + "set_experiment",),
-    "start_run": (M + "start_run",),
-    "tags_params_metrics": (M + "set_tags", M + "log_params", M + "log_metrics"),
-    "text_json": (M + "log_text", M + "log_dict"),
-    "figure": ("core.tracking.confusion_figure", M + "log_figure"),
-    "signature": ("core.tracking.infer_signature",),
-    "log_model": (M + "sklearn.log_model",),
-    "save_model": (M + "sklearn.save_model",),
-    "dep_check": (M + "utils.requirements_utils.warn_dependency_requirement_mismatches",),
-    "validate": (M + "models.utils._validate_serving_input",),
-    "model_artifacts": (M + "tracking.client.MlflowClient.log_model_artifacts",),
-    "mv_register": ("core.adapters.model_store.MlflowModelStore.register",),
-    "promote": ("core.usecases.promotion.promote_and_serve",),
-    "gate": ("core.promotion.promote",),
-    "reload": ("core.adapters.predictor.HttpPredictor.reload",),
-}
 
 
 def _probe_sums(events: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, float]]:
@@ -165,9 +71,14 @@ def timeline(
     # The worker's call that starts the process: its start is when the worker starts it.
     started = next(e["start"] for e in window if e["event"].endswith(WORKER_STARTS))
     s, cpu = _probe_sums(mine)
-    loaded = first.get("prefect.flow_engine.load_flow") or max(
-        (e for e in mine if e["event"].startswith("import ")), key=lambda e: e["end"]
-    )
+    # Where the run's process is ready: a new interpreter once it has loaded the flow, a fork
+    # (which has it already) when the engine starts.
+    if "prefect.flow_engine.load_flow" in first:
+        loaded = first["prefect.flow_engine.load_flow"]
+        ready, ready_cpu = loaded["end"], loaded["cpu1"]
+    else:
+        engine = first["prefect.flow_engine.run_flow"]
+        ready, ready_cpu = engine["start"], engine["cpu0"]
     fit = next(e for e in mine if e["event"] == "core.train.fit")
     s |= {
         "trigger": followed["created"] - click,
@@ -175,20 +86,18 @@ def timeline(
         "handoff": first["process"]["start"] - pending,
         "submit": started - pending,
         "spawn": first["process"]["start"] - started,
-        "imports": loaded["end"] - first["process"]["start"],
-        "python": first["sitecustomize"]["start"] - first["process"]["start"],
-        "engine": running - loaded["end"],
+        "imports": ready - first["process"]["start"],
+        "engine": running - ready,
         "setup": _at(tasks[0]["start_time"]) - running,
         "between": sum(_at(b["start_time"]) - _at(a["end_time"]) for a, b in pairwise(tasks)),
         "teardown": done - _at(tasks[-1]["end_time"]),
         "page": followed["seen"] - done,
         "fit": fit_s if fit_s is not None else fit["end"] - fit["start"],
     }
-    cpu |= {
-        "imports": loaded["cpu1"],  # the process's CPU seconds from its start
-        "python": first["sitecustomize"]["cpu1"],
-        "fit": fit["cpu1"] - fit["cpu0"],
-    }
+    cpu |= {"imports": ready_cpu, "fit": fit["cpu1"] - fit["cpu0"]}  # imports: from its start
+    if "sitecustomize" in first:  # a new interpreter (a fork starts past it)
+        s["python"] = first["sitecustomize"]["start"] - first["process"]["start"]
+        cpu["python"] = first["sitecustomize"]["cpu1"]
     for task in tasks:
         key = next(k for name, k in TASKS.items() if task["name"].startswith(name))
         s[key] = _at(task["end_time"]) - _at(task["start_time"])
@@ -241,6 +150,24 @@ def _cell(run: dict[str, Any], key: str) -> str:
     return f"{run['seconds'][key]:.2f}" + ("" if cpu is None else f" ({cpu:.2f})")
 
 
+def _browser_line(browser: dict[str, Any] | None) -> str:
+    if browser is None:
+        return "In the browser: not measured (no Chromium or Playwright on this machine)."
+    seen, fit = browser["seen_s"], browser["fit_s"]
+    goal = "" if fit is None else f"; goal fit + 3 s = {fit + 3:.2f} s {check(seen <= fit + 3)}"
+    fitted = "" if fit is None else f" for a {fit:.2f} s fit"
+    return (
+        "**In the browser** (headless Chromium, the Training page of the same stack's app, its "
+        "Train button with the form as it comes, until the run's panel shows it finished; "
+        f"Streamlit's rendering included): one more run, {browser['state']}, "
+        f"**{seen:.2f} s**{fitted}{goal}: the page created the run "
+        f"{browser['created_s']:.2f} s after the click, the run reached {browser['state']} at "
+        f"{browser['final_s']:.2f} s (its register-and-promote task, the API's reload included: "
+        f"{browser['register_s']:.2f} s), the page showed it {seen - browser['final_s']:.2f} s "
+        "later."
+    )
+
+
 def _row(label: str, values: Iterable[str]) -> str:
     return f"| {label} | " + " | ".join(values) + " |"
 
@@ -250,9 +177,14 @@ def _mean(runs: list[dict[str, Any]], key: str) -> float:
 
 
 def report(
-    runs: list[dict[str, Any]], imports: dict[str, Any], args: argparse.Namespace, load: float
+    runs: list[dict[str, Any]],
+    imports: dict[str, Any],
+    args: argparse.Namespace,
+    load: float,
+    browser: dict[str, Any] | None,
 ) -> str:
-    """The Markdown section: the timeline of each run, the ranking, the import profile."""
+    """The Markdown section: the timeline of each run, the browser's click, the ranking, the
+    import profile."""
     names = [f"run {n}" for n in range(1, len(runs) + 1)]
     lines = [
         "## Train: from the click to Completed",
@@ -260,14 +192,14 @@ def report(
         f"Command: `.venv/bin/python bench/train_click_timeline.py --rows {args.rows} --runs "
         f"{args.runs} --write docs/BENCHMARKS.md`",
         f"{run_line(load)}. A local stack as `make run` starts it (MLflow server, Prefect "
-        "server, the flows worker `python -m core.flows.serve`, the predictor API) in a fresh "
-        f"var/ folder; the {args.rows:,}-row catalogue loaded to 43 %. Each run: the Training "
-        "page's click (Default preset, promote if the gate passes) as `PrefectManager.trigger`, "
-        f"then the page's polling (`progress()` every {args.poll:g} s) until it sees the run "
-        "finished. Times from Prefect's state history and task runs, the MLflow run's "
-        "`fit_seconds` and the probe (`bench/click_probe/`). Streamlit's re-rendering of the "
-        "page after the poll is not included. The stack's services run at the command's "
-        f"priority (niceness {os.nice(0)}).",
+        "server, the flows worker `python -m core.flows.serve`, the predictor API, the app) in a "
+        f"fresh var/ folder; the {args.rows:,}-row catalogue loaded to 43 %. Each run: the "
+        "Training page's click (Default preset, promote if the gate passes) as "
+        f"`PrefectManager.trigger`, then the page's polling (`progress()` every {args.poll:g} s, "
+        "the logs every 4th) until it sees the run finished. Times from Prefect's state history "
+        "and task runs, the MLflow run's `fit_seconds` and the probe (`bench/click_probe/`). "
+        "Streamlit's re-rendering of the page after the poll is in the browser's run only. The "
+        f"stack's services run at the command's priority (niceness {os.nice(0)}).",
         "",
         "Seconds of wall time; in brackets, where the probe timed it, the CPU seconds the "
         "flow-run process spent in that step (on a shared machine, wall time also counts the "
@@ -285,6 +217,7 @@ def report(
     total = [f"**{r['total_s']:.2f}**" for r in runs]
     lines.append(_row("**click → the page sees Completed**", total))
     lines += [_row(label, (value(r) for r in runs)) for label, value in SUMMARY]
+    lines += ["", _browser_line(browser)]
     leaves = sorted(LEAVES, key=lambda k: -_mean(runs, k))
     outside = sum(_mean(runs, k) for k in LEAVES)
     lines += [
@@ -297,12 +230,18 @@ def report(
         f"{n}. {ROWS[k][1]}: {_mean(runs, k):.2f} s" for n, k in enumerate(leaves[:12], start=1)
     ]
     top = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in imports["packages"][:8])
+    warm = imports.get("fork_server_s")
     lines += [
         "",
-        f'What a new process pays to import the flow (`python -c "import core.flows.train"`): '
+        "Paid once per worker, not per run: its fork server (started with the worker) imports "
+        "`core.flows.preload` (Prefect's engine, MLflow, scikit-learn, pandas, the flows) and "
+        "warms MLflow's package map"
+        + (f", {warm:.2f} s from its start here" if warm is not None else "")
+        + "; each run is a fork of it.",
+        f'What a new process would pay to import the flow (`python -c "import core.flows.train"`): '
         f"{imports['wall_s']:.2f} s wall against {imports['bare_s']:.2f} s for `python -c pass`; "
         f"`-X importtime` (which slows imports down), self time by top-level package "
         f"({imports['profiled_s']:.2f} s in all): {top}.",
         "",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"  # a blank line before the next section

@@ -4,20 +4,23 @@
 
 A real local stack in a temporary var/ folder on free loopback ports, started as `make run` starts
 it (``core.cli data import --if-empty``, then ``core.local_stack up`` of the MLflow server, the
-Prefect server, the flows worker and the predictor API; the Streamlit app is left out: this script
-does what its Training page does). The built-in catalogue of ``--rows`` products is loaded to 43 %
-(Initialize + one batch). Then, ``--runs`` times: the click (the Default preset, "promote if the
-gate passes" on, as the form comes) is ``PrefectManager.trigger`` over ``PrefectRest``, exactly
-the page's call, and the run is followed as the page's fragment follows it, ``progress()`` every
-2 s from the trigger's return, until it is seen finished.
+Prefect server, the flows worker, the predictor API and the Streamlit app). The built-in
+catalogue of ``--rows`` products is loaded to 43 % (Initialize + one batch). Then, ``--runs``
+times: the click (the Default preset, "promote if the gate passes" on, as the form comes) is
+``PrefectManager.trigger`` over ``PrefectRest``, exactly the page's call, and the run is followed
+as the page's fragment follows it (``progress()`` every ``LIVE_POLL_S`` from the trigger's return,
+with the logs every ``LOGS_EVERY`` polls), until it is seen finished. Last, once more through the
+app itself: headless Chromium clicks Train on the Training page and waits for its panel to show
+"Completed" (``bench/train_click_browser.py``; skipped, and said so, without Chromium).
 
 The timeline comes from Prefect's own records of the run (its state history, its task runs, its
 logs), the MLflow run's ``fit_seconds``, and a probe (``bench/click_probe/sitecustomize.py``,
 put on the stack's ``PYTHONPATH``) that notes, in the worker and the flow-run process only, when
 that process started, when its heavy imports finished and how long the library calls of the run
-took. Not included: Streamlit re-rendering the page once the poll has seen the run finished.
-Also measured: a plain ``python -X importtime -c "import core.flows.train"`` (what each new
-flow-run process pays before the flow starts), ranked by top-level package.
+took (Streamlit's re-rendering is in the browser's number only).
+Also measured: the worker's fork server's imports (once per worker), and a plain
+``python -X importtime -c "import core.flows.train"`` (what a new flow-run process would pay
+without it), ranked by top-level package.
 """
 
 from __future__ import annotations
@@ -26,13 +29,12 @@ import argparse
 import contextlib
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +43,12 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from app.components.flow_runs import LIVE_POLL_S, LOGS_EVERY  # noqa: E402
 from app.managers.flows import PrefectManager  # noqa: E402
 from bench.harness import BENCH_ACTOR, isolated_env, say  # noqa: E402
 from bench.markdown import publish  # noqa: E402
+from bench.train_click_browser import browser_available, click_train  # noqa: E402
+from bench.train_click_imports import fork_server_seconds, import_profile  # noqa: E402
 from bench.train_click_report import report, timeline  # noqa: E402
 from core.access.audit_store import SqlAuditLog  # noqa: E402
 from core.adapters.flows import PrefectRest  # noqa: E402
@@ -54,7 +59,7 @@ from tests.ports import free_port  # noqa: E402
 
 SECTION = "## Train: from the click to Completed"
 PROBE_DIR = Path(__file__).resolve().parent / "click_probe"
-SERVICES = ("mlflow", "prefect", "worker", "api")
+SERVICES = ("mlflow", "prefect", "worker", "api", "app")
 RUN_TIMEOUT_S = 600
 DEFAULT_PRESET = next(iter(PRESETS))  # the form's first choice: "Default (…)"
 
@@ -71,6 +76,7 @@ def stack_env(tmp: Path, rows: int) -> dict[str, str]:
         RAKUTEN_MLFLOW_TRACKING_URI=f"http://127.0.0.1:{free_port()}",
         RAKUTEN_PREFECT_API_URL=f"http://127.0.0.1:{free_port()}/api",
         RAKUTEN_API_URL=f"http://127.0.0.1:{free_port()}",
+        RAKUTEN_APP_PORT=str(free_port()),
         RAKUTEN_DATABASE_URL="",  # SQLite in the var/ folder (a .env must not pick another)
         RAKUTEN_API_TOKEN="",  # local mode makes one and hands it to the API
         PYTHONPATH=python_path,
@@ -129,7 +135,7 @@ def click_and_follow(manager: PrefectManager, poll_s: float) -> dict[str, Any]:
     while time.time() - created < RUN_TIMEOUT_S:
         polls += 1
         asked = time.time()
-        now = manager.progress(run.id)
+        now = manager.progress(run.id, polls % LOGS_EVERY == 0)
         if now.run is not None and now.run.finished:
             return {
                 "id": run.id,
@@ -187,36 +193,28 @@ def wait_process_exit(probe: Path, clicked: float, timeout: float = 120) -> floa
     return None
 
 
-def import_profile(root: Path, env: dict[str, str]) -> dict[str, Any]:
-    """What a new process pays to import the flow: wall time, and ``-X importtime``'s self times
-    summed by top-level package (each module counted once, whoever imported it)."""
-
-    def wall(*code: str) -> float:
-        start = time.perf_counter()
-        subprocess.run([sys.executable, *code], cwd=root, env=env, check=True)
-        return time.perf_counter() - start
-
-    bare_s = wall("-c", "pass")
-    wall_s = wall("-c", "import core.flows.train")
-    profiled = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import core.flows.train"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    packages: dict[str, float] = defaultdict(float)
-    for line in profiled.stderr.splitlines():
-        found = re.match(r"import time:\s+(\d+) \|\s+\d+ \| +(\S+)$", line)
-        if found:
-            packages[found.group(2).split(".")[0]] += int(found.group(1)) / 1e6
-    ranked = sorted(packages.items(), key=lambda kv: -kv[1])
+def in_browser(manager: PrefectManager, env: dict[str, str]) -> dict[str, Any]:
+    """The click on the Training page in Chromium: seconds until it shows the run finished, and
+    the run's fit (from its MLflow run)."""
+    say("in the browser: click on Train …")
+    clicked = click_train(f"http://127.0.0.1:{env['RAKUTEN_APP_PORT']}")
+    run = manager.recent_runs(1)[0]
+    records = prefect_records(env["RAKUTEN_PREFECT_API_URL"], run.id)
+    fit_s = mlflow_fit_seconds(env["RAKUTEN_MLFLOW_TRACKING_URI"], records["logs"])
+    say(f"in the browser: {run.state_name}")
+    times = sorted(datetime.fromisoformat(s["timestamp"]).timestamp() for s in records["states"])
+    register = [t for t in records["task_runs"] if t["name"].startswith("register")]
     return {
-        "bare_s": bare_s,
-        "wall_s": wall_s,
-        "profiled_s": sum(packages.values()),
-        "packages": ranked,
+        "seen_s": clicked["seen"] - clicked["click"],
+        "created_s": times[0] - clicked["click"],  # the run's first state: Scheduled
+        "final_s": times[-1] - clicked["click"],
+        "register_s": sum(
+            datetime.fromisoformat(t["end_time"]).timestamp()
+            - datetime.fromisoformat(t["start_time"]).timestamp()
+            for t in register
+        ),
+        "fit_s": fit_s,
+        "state": run.state_name,
     }
 
 
@@ -231,7 +229,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=20_000, help="catalogue size")
     parser.add_argument("--runs", type=int, default=2, help="train runs, one after the other")
-    parser.add_argument("--poll", type=float, default=2.0, help="the page's polling period (s)")
+    parser.add_argument("--poll", type=float, default=LIVE_POLL_S, help="the page's period (s)")
     parser.add_argument("--write", type=Path, help="replace this section of a Markdown file")
     parser.add_argument("--raw", type=Path, help="also save each run's raw records (JSON) here")
     args = parser.parse_args()
@@ -260,11 +258,13 @@ def main() -> None:
                 exited = wait_process_exit(probe, followed["click"])
                 raw.append([followed, records, read_probe(probe), fit_s, exited])
                 say(f"run {number}: {followed['state']}")
+            imports["fork_server_s"] = fork_server_seconds(read_probe(probe))
+            browser = in_browser(manager, env) if browser_available() else None
         engine.dispose()
     if args.raw:
-        args.raw.write_text(json.dumps({"runs": raw, "imports": imports}))
+        args.raw.write_text(json.dumps({"runs": raw, "imports": imports, "browser": browser}))
     runs = [timeline(*one) for one in raw]
-    publish(report(runs, imports, args, load), SECTION, args.write)
+    publish(report(runs, imports, args, load, browser), SECTION, args.write)
 
 
 if __name__ == "__main__":

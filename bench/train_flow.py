@@ -8,8 +8,9 @@ in its own subprocess so that peak memory (``ru_maxrss``) is that candidate's ow
 
 1. the real ``core.flows.train.train_flow`` with the default ``TrainConfig()`` (snapshot → fit →
    evaluate → log to MLflow → register → promote) under ``prefect_test_harness()``; the harness
-   start-up is timed apart from the flow. Stage times are those of the same run: each task's
-   function is wrapped in a timer, nothing else is changed;
+   start-up is timed apart from the flow. The process first imports ``core.flows.preload``, as
+   the worker's fork server does once for all its runs (each run is a fork of it). Stage times
+   are those of the same run: each task's function is wrapped in a timer, nothing else changes;
 2. the original project's plain baseline, ``TfidfVectorizer()`` + ``LogisticRegression()`` with
    all defaults, on the raw ``designation + " " + description`` of the same loaded products,
    scored on the same holdout.
@@ -48,7 +49,7 @@ from bench.markdown import check, publish, run_line  # noqa: E402
 from tests.ports import free_port  # noqa: E402
 
 SECTION = "## Train flow"
-GOALS = {"flow_s": 90.0, "outside_share": 0.25}
+GOALS = {"flow_s": 90.0, "outside_share": 0.15}
 FLOW_STAGES = (
     ("snapshot_task", "snapshot (read loaded products + holdout)"),
     ("fit_task", "fit"),
@@ -110,7 +111,7 @@ def work_flow(tmp: Path, rows: int) -> dict[str, Any]:
     import mlflow.utils.environment
     from prefect.testing.utilities import prefect_test_harness
 
-    from core import tracking
+    import core.flows.preload  # noqa: F401  # what every worker run finds already done
     from core.flows import train as train_module
     from core.train import TrainConfig
 
@@ -121,12 +122,14 @@ def work_flow(tmp: Path, rows: int) -> dict[str, Any]:
         task.fn = accumulate_time(task.fn, stages, attr)
     # Measurement only, each name where the flow's code looks it up: inside "log to MLflow", the
     # process's first store access, the model, MLflow's check of the installed package versions
-    # against the model's requirements and the figure; outside the tasks, engine + schema check.
+    # against the model's requirements, the metrics and the evaluation files; outside the tasks,
+    # engine + schema check.
     for owner, attr in (
         (mlflow, "set_experiment"),
         (mlflow.sklearn, "log_model"),
         (mlflow.utils.environment, "warn_dependency_requirement_mismatches"),
-        (tracking, "confusion_figure"),
+        (mlflow, "log_metrics"),
+        (mlflow, "log_artifacts"),
         (train_module, "make_engine"),
         (train_module, "ensure_schema"),
     ):
@@ -311,7 +314,14 @@ def report(prep: dict, flow: dict, base: dict, rows: int, load: float) -> str:
             "model's requirements",
             stages["warn_dependency_requirement_mismatches"],
         ),
-        ("… of which the confusion-matrix figure", stages["confusion_figure"]),
+        (
+            "… of which the metrics, after the model and linked to it (one call)",
+            stages["log_metrics"],
+        ),
+        (
+            "… of which the report, confusion matrix and per-class JSON (one call, no figure)",
+            stages["log_artifacts"],
+        ),
     ]
     engine_s = stages["make_engine"] + stages["ensure_schema"]
     sub_rows = {"fit_task": [("… of which `pipeline.fit`", fit_s)], "log_task": log_parts}
@@ -346,13 +356,15 @@ def report(prep: dict, flow: dict, base: dict, rows: int, load: float) -> str:
         ),
         "",
         f"Not in the flow's time (one-time costs): Prefect test-harness start-up "
-        f"{flow['harness_s']:.1f} s, importing the flow module {flow['import_s']:.1f} s, creating "
+        f"{flow['harness_s']:.1f} s, importing the flow module and the worker's preload "
+        f"(`core.flows.preload`: what each worker run, a fork, finds done) "
+        f"{flow['import_s']:.1f} s, creating "
         f"the MLflow store's schema {prep['mlflow_store_s']:.1f} s, generate + import + load to "
         f"100 % {prep['data_s']:.1f} s. The flow registered model version {summary['version']} "
         f"(promoted: {summary['promoted']}, {summary['gate']}).",
         "",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"  # a blank line before the next section
 
 
 def main() -> None:

@@ -12,8 +12,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from sqlalchemy import Connection, Engine, Insert, Select, case, delete, func, insert, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -21,6 +21,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from core.access.actor import Actor
 from core.data.categories import CATEGORY_BY_CODE
 from core.db.tables import inference_log, prediction_feedback
+
+if TYPE_CHECKING:  # the API writes the log without pandas (about 90 MiB it need not hold)
+    import pandas as pd
 
 HISTORY_COLUMNS = (
     "request_id",
@@ -147,6 +150,8 @@ def history(
         limit: At most this many rows.
     """
     query = _filtered(_joined(), code=code, search=search, since=since, until=until)
+    import pandas as pd  # only the app reads the history
+
     rows = conn.execute(query.order_by(inference_log.c.id.desc()).limit(limit)).all()
     frame = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
     frame["at"] = pd.to_datetime(frame["at"], utc=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+MODEL_NAME = "rakuten-product-classifier"  # the registered model
 CHAMPION, CHALLENGER = "champion", "challenger"
 
 

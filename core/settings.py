@@ -7,6 +7,7 @@ and thresholds from :func:`get_settings`. Nothing here touches the disk or the n
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -24,6 +25,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity, which a container's cpuset narrows)."""
+    return len(os.sched_getaffinity(0))
 
 
 class Settings(BaseSettings):
@@ -105,6 +111,13 @@ class Settings(BaseSettings):
     api_batch_limit: int = Field(
         1000, ge=1, le=100_000, description="Most products one batch prediction may hold"
     )
+    api_workers: int = Field(
+        default_factory=usable_cores,
+        ge=1,
+        le=64,
+        description="Processes `python -m api` serves with (uvicorn workers); empty: one per CPU "
+        "core this process may use",
+    )
     inference_log_buffer_bytes: int = Field(
         64 << 20,
         ge=1 << 20,
@@ -162,6 +175,12 @@ class Settings(BaseSettings):
         if backend not in {"sqlite", "postgresql"}:
             raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
         return url
+
+    @field_validator("api_workers", mode="before")
+    @classmethod
+    def _empty_workers_means_every_core(cls, workers: object) -> object:
+        # Compose passes RAKUTEN_API_WORKERS through as "" when it is not set: the default then.
+        return usable_cores() if workers == "" else workers
 
     @field_validator("mlflow_username")
     @classmethod

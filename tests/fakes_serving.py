@@ -201,6 +201,7 @@ class FakePredictor(Predictor):
         self.version: int | None = 1
         self.last_error: str | None = None
         self.reloads = 0
+        self.reload_waits: list[bool] = []  # what each reload asked: wait for the load or not
         self.scrapes = 0
         self.log_delay = 0.0  # seconds before a prediction reaches the log, as with the API
         self.requests: list[str] = []
@@ -252,7 +253,8 @@ class FakePredictor(Predictor):
             {"Pools & accessories": 8 * n, "Used books": 3 * n},
         )
 
-    def reload(self) -> ApiHealth:
+    def reload(self, *, wait: bool = True) -> ApiHealth:
+        self.reload_waits.append(wait)
         self._check()
         if not self.token:
             raise Refused(

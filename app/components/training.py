@@ -23,6 +23,30 @@ STATE_ICONS = {
 }
 
 
+# What each preset costs, measured with bench/preset_ranking.py on the built-in catalogue
+# (30,000 rows, seeds 42 and 7; docs/BENCHMARKS.md): mean fit CPU time relative to the
+# Default's, and mean holdout weighted F1. Re-measure when a preset changes.
+PRESET_COSTS: dict[str, tuple[float, float]] = {
+    "Default: words + characters, softmax SVM": (1.00, 0.882),
+    "Fast: small word vocabulary, SGD": (0.40, 0.856),
+}
+COSTS_MEASURED_ON = "the built-in catalogue (30,000 rows, 2 seeds)"
+
+
+def preset_cost(name: str) -> str:
+    """One line saying what a preset costs next to the Default, as measured."""
+    default = next(iter(PRESETS))
+    if name not in PRESET_COSTS or default not in PRESET_COSTS:
+        return "Not measured yet."
+    fit, f1 = PRESET_COSTS[name]
+    if name == default:
+        return f"Weighted F1 {f1:.3f} on {COSTS_MEASURED_ON}; the other presets are compared to it."
+    return (
+        f"Fit time {fit:.2f}× the Default's, weighted F1 {f1:.3f} "
+        f"(Default {PRESET_COSTS[default][1]:.3f}), measured on {COSTS_MEASURED_ON}."
+    )
+
+
 @dataclass(frozen=True)
 class TrainRequest:
     """A training run the person asked for."""
@@ -43,6 +67,7 @@ def train_form(loaded_rows: int, disabled_reason: str | None = None) -> TrainReq
     """
     preset_name = st.selectbox("Preset", list(PRESETS), key=state.TRAINING_PRESET)
     preset = PRESETS[preset_name]
+    st.caption(preset_cost(preset_name))
     fields = TrainConfig.model_fields
     with st.form("train_form", border=False):
         left, middle, right = st.columns(3)
@@ -71,7 +96,10 @@ def train_form(loaded_rows: int, disabled_reason: str | None = None) -> TrainReq
         word_ngram_max = middle.slider("Longest word n-gram", 1, 3, preset.word_ngram_max)
         min_df = middle.number_input("Min. document frequency", value=preset.min_df, step=1)
         char_ngrams = right.checkbox(
-            "Character 2–5-grams", value=preset.char_ngrams, help=fields["char_ngrams"].description
+            "Character n-grams", value=preset.char_ngrams, help=fields["char_ngrams"].description
+        )
+        char_min, char_max = right.slider(
+            "Character n-gram lengths", 1, 6, (preset.char_ngram_min, preset.char_ngram_max)
         )
         max_iter = right.number_input("Max. iterations", value=preset.max_iter, step=50)
         auto_promote = right.checkbox(
@@ -97,8 +125,11 @@ def train_form(loaded_rows: int, disabled_reason: str | None = None) -> TrainReq
             word_ngram_max=word_ngram_max,
             min_df=min_df,
             char_ngrams=char_ngrams,
+            char_ngram_min=char_min,
+            char_ngram_max=char_max,
             max_iter=max_iter,
             char_max_features=preset.char_max_features,
+            char_text_limit=preset.char_text_limit,
             seed=preset.seed,
         )
     except ValidationError as exc:

@@ -74,11 +74,12 @@ class PrefectManager:
         with _translated():
             return self._runner.flow_run(run_id)
 
-    def progress(self, run_id: str) -> RunProgress:
-        """A followed run's state and latest logs; an outage is returned as the panel's error."""
+    def progress(self, run_id: str, logs: bool = True) -> RunProgress:
+        """A followed run's state and (``logs``) latest logs; an outage is the panel's error."""
         try:
             with _translated():
-                return RunProgress(self._runner.flow_run(run_id), tuple(self._runner.logs(run_id)))
+                run = self._runner.flow_run(run_id)
+                return RunProgress(run, tuple(self._runner.logs(run_id)) if logs else ())
         except ManagerError as exc:  # the panel refreshes itself: it shows the outage in place
             return RunProgress(None, (), str(exc))
 

@@ -2,8 +2,9 @@
 
 The benchmark puts this folder on ``PYTHONPATH`` and names a file in ``RAKUTEN_BENCH_PROBE`` for the
 local stack it starts. In the flows worker (``core.flows.serve``) and in the processes it starts
-for flow runs (``python -m prefect.engine``, or a multiprocessing child), and only there, it
-appends one JSON line per event to that file: when the process started, when the heavy packages
+for flow runs (its multiprocessing fork server and each run forked from it; or, with Prefect's
+own ``serve``, ``python -m prefect.engine``), and only there, it appends one JSON line per event
+to that file: when the process started (for a fork: when it was forked), when the heavy packages
 finished importing, and the seconds of the library calls a train run makes (wrapped where the
 code looks them up, once their module has been imported; nothing else changes). Every other
 process, and any process without the variable, is left untouched. Times are ``time.time()``
@@ -27,8 +28,9 @@ PATCHES: dict[str, tuple[str, ...]] = {
     # ``python -m prefect.engine`` command; a flow served in memory: a multiprocessing child).
     "prefect.runner._starter_engine": ("run_process",),
     "prefect.runner._starter_direct": ("run_flow_in_subprocess",),
-    # The flow run's process: reading the run from the API, loading the flow (its imports).
-    "prefect.flow_engine": ("load_flow_run", "load_flow"),
+    # The flow run's process: reading the run from the API, loading the flow (its imports) — a
+    # new interpreter's steps —, then the engine (``run_flow``: where a fork starts).
+    "prefect.flow_engine": ("load_flow_run", "load_flow", "run_flow"),
     "mlflow": (
         "set_experiment",
         "start_run",
@@ -37,7 +39,7 @@ PATCHES: dict[str, tuple[str, ...]] = {
         "log_metrics",
         "log_text",
         "log_dict",
-        "log_figure",
+        "log_artifacts",
     ),
     "mlflow.sklearn": ("log_model", "save_model"),
     # Defined here, imported by name where the model is saved and where it is loaded back.
@@ -45,7 +47,7 @@ PATCHES: dict[str, tuple[str, ...]] = {
     "mlflow.models.utils": ("_validate_serving_input",),
     "mlflow.tracking.client": ("MlflowClient.log_model_artifacts",),
     "core.train": ("fit",),
-    "core.tracking": ("confusion_figure", "infer_signature"),
+    "core.tracking": ("infer_signature",),
     "core.adapters.model_store": ("MlflowModelStore.register",),
     "core.usecases.promotion": ("promote_and_serve",),
     "core.promotion": ("promote",),
@@ -53,7 +55,7 @@ PATCHES: dict[str, tuple[str, ...]] = {
     "core.db.engine": ("ensure_schema",),
 }
 # Packages whose import (start → end, everything they import included) is recorded.
-IMPORTS = ("prefect", "mlflow", "sklearn", "pandas", "matplotlib", "core.flows.train")
+IMPORTS = ("prefect", "mlflow", "sklearn", "pandas", "core.flows.train")
 
 _OUT = os.environ.get("RAKUTEN_BENCH_PROBE", "")
 
@@ -156,6 +158,9 @@ def _install() -> None:
     record("process", _process_start())
     record("sitecustomize", time.time())
     sys.meta_path.insert(0, _AfterImport())
+    if "forkserver" in command:  # each run is a fork of it: note when (the patches carry over)
+        record("forkserver", time.time())
+        os.register_at_fork(after_in_child=lambda: record("process", time.time()))
 
 
 if _OUT:

@@ -9,6 +9,7 @@ same string, as Prefect's own client sends ``PREFECT_API_AUTH_STRING``: ``Basic 
 from __future__ import annotations
 
 import base64
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -196,12 +197,18 @@ class PrefectRest(FlowRunner):
 
     def _call(self, method: str, path: str, body: Any = None, what: str = "") -> Any:
         url = f"{self.api_url}{path}"
-        try:
-            response = self._http.request(method, url, json=body, timeout=self._timeout)
-        except requests.RequestException as exc:
-            raise Unreachable(
-                f"Prefect not reachable at {self.api_url} ({type(exc).__name__})."
-            ) from exc
+        for pause in (0.2, 0.5, None):
+            try:
+                response = self._http.request(method, url, json=body, timeout=self._timeout)
+            except requests.RequestException as exc:
+                raise Unreachable(
+                    f"Prefect not reachable at {self.api_url} ({type(exc).__name__})."
+                ) from exc
+            # 503: Prefect's "retry me" (its SQLite database was busy; nothing was written), which
+            # its own clients retry too.
+            if response.status_code != 503 or pause is None:
+                break
+            time.sleep(pause)
         if response.status_code == 404:
             raise Missing(f"Prefect at {self.api_url} has no {what or path}.")
         if response.status_code in {401, 403}:

@@ -10,13 +10,15 @@ control room's service credentials (``RAKUTEN_MLFLOW_USERNAME`` / ``RAKUTEN_MLFL
 from __future__ import annotations
 
 import os
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import requests
-from mlflow.exceptions import MlflowException
 from pydantic import SecretStr
 
 from core.adapters.errors import AdapterError, Refused, Unreachable
+
+if TYPE_CHECKING:  # only named: the serving process reaches MLflow without its package
+    from mlflow.exceptions import MlflowException
 
 Caller = Literal["app", "api", "flow"]
 HTTP_POLICY: dict[Caller, tuple[int, int]] = {  # (retries, timeout in seconds)

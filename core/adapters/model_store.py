@@ -12,7 +12,6 @@ import json
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,33 +26,12 @@ from pydantic import SecretStr
 from core.access import Actor
 from core.adapters.errors import Missing, Unreachable
 from core.adapters.mlflow_http import Caller, mlflow_error, use_credentials, use_http_policy
+from core.adapters.model_refs import RunRecord, VersionRef
 from core.data.queries import TrainingData
 from core.evaluate import Evaluation
-from core.registry import CHALLENGER, CHAMPION, VersionInfo
-from core.tracking import EXPERIMENT, HOLDOUT_TAG, MODEL_NAME, LoggedRun, log_training_run
+from core.registry import CHALLENGER, CHAMPION, MODEL_NAME, VersionInfo
+from core.tracking import EXPERIMENT, HOLDOUT_TAG, LoggedRun, log_training_run
 from core.train import FitResult, TrainConfig
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """One training run: its identity, state, parameters, metrics and tags."""
-
-    run_id: str
-    name: str
-    started: datetime
-    status: str
-    params: dict[str, str]
-    metrics: dict[str, float]
-    tags: dict[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class VersionRef:
-    """Where a registered version's model is: its number, run and logged model's URI."""
-
-    version: int
-    run_id: str
-    source: str
 
 
 class ModelStore(Protocol):

@@ -83,8 +83,12 @@ class Predictor(Protocol):
         """The API's Prometheus counters now."""
         ...
 
-    def reload(self) -> ApiHealth:
-        """Ask the API to check the champion alias now; what it serves afterwards."""
+    def reload(self, *, wait: bool = True) -> ApiHealth:
+        """Ask the API to check the champion alias now; what it serves afterwards.
+
+        ``wait=False``: the API answers at once with what it serves now and loads a new
+        champion after answering.
+        """
         ...
 
 
@@ -139,14 +143,15 @@ class HttpPredictor(Predictor):
             ) from exc
         return parse_scrape(response.text, datetime.now(UTC))
 
-    def reload(self) -> ApiHealth:
+    def reload(self, *, wait: bool = True) -> ApiHealth:
         if not self._token:
             raise Refused(
                 "No RAKUTEN_API_TOKEN is set: the API will pick up the new champion at its next "
                 "check."
             )
         headers = {"Authorization": f"Bearer {self._token}"}
-        body = self._call("POST", "/model/reload", headers=headers, timeout=RELOAD_TIMEOUT)
+        path = "/model/reload" if wait else "/model/reload?wait=false"
+        body = self._call("POST", path, headers=headers, timeout=RELOAD_TIMEOUT)
         return self._health(body)  # the reload answers with the API's health
 
     def _health(self, body: dict[str, Any]) -> ApiHealth:

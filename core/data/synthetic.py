@@ -5,6 +5,8 @@ HTML-laden descriptions and the 27 ``prdtypecode`` labels with their real class 
 text of each row mixes the category's own vocabulary with its group's shared words, its
 confusable neighbours' words and generic marketplace filler, so that a TF-IDF + logistic
 regression baseline scores in the same range as on the real task (weighted F1 around 0.8-0.9).
+Words come in several spellings and with a long tail of rare derived words and model numbers
+(``core.data.synthetic_variants``), so that, as on real text, character n-grams beat words.
 """
 
 from __future__ import annotations
@@ -17,6 +19,14 @@ import pandas as pd
 
 from core.data import synthetic_vocab as vocab
 from core.data.categories import CATEGORIES, FULL_SIZE
+from core.data.synthetic_html import SENTENCE_COUNT_P, descriptions
+from core.data.synthetic_variants import (
+    code_letters,
+    rare_words,
+    reference_codes,
+    spelling_variants,
+    stems,
+)
 
 COLUMNS: tuple[str, ...] = ("productid", "imageid", "designation", "description", "prdtypecode")
 MIN_PER_CLASS = 5
@@ -37,21 +47,12 @@ _VAGUE_BASE, _VAGUE_HARD = 0.06, 0.12  # P(vague) = base + hard * hardness
 _LABEL_NOISE = 0.03  # rows whose text is written as a neighbour's product
 _FOREIGN_SHARE = 0.05  # English/German titles
 _GENERIC_TITLE_SHARE = 0.5  # share of vague rows that get a generic title template
-_SENTENCE_COUNT_P = (0.25, 0.35, 0.25, 0.15)  # 1..4 sentences per non-empty description
-# (prefix, separator, suffix) of the description layouts seen in the real data, and their odds.
-_HTML_STYLES = (
-    ("", " ", ""),
-    ("<p>", " ", "</p>"),
-    ("", "<br />", ""),
-    ("<p>", "</p><p>", "</p>"),
-    ("<ul><li>", "</li><li>", "</li></ul>"),
-)
-_HTML_STYLE_P = (0.55, 0.15, 0.12, 0.10, 0.08)
-_BOLD_FIRST_P = 0.3  # HTML descriptions whose first sentence is in <b>
-_ENTITY_P_HTML, _ENTITY_P_PLAIN = 0.5, 0.08
 _UPPER_TITLE_SHARE = 0.03
+_RARE_TITLE_P, _CODE_TITLE_P = 0.7, 0.3  # titles with a rare word / a model number added
+_DETAIL_P = 0.8  # descriptions whose second sentence names rare words and a model number
 _SPEC_REPEATS, _SENTENCE_REPEATS = 10, 3  # filled variants per spec / sentence template
-_MIXED_SLOTS = ("noun", "brand", "attr", "spec")
+_MIXED_SLOTS = ("noun", "brand", "attr", "spec", "stem")
+_VARIED = ("noun", "brand", "attr", "spec", "sentence")  # pools written in several spellings
 _EXTRAS = np.array(vocab.FOREIGN_EXTRAS, dtype=object)
 _NUMBERS: dict[str, tuple[str, ...]] = {
     "n": tuple(str(i) for i in range(2, 10)),
@@ -64,18 +65,6 @@ _NUMBERS: dict[str, tuple[str, ...]] = {
     "mm": tuple(f"{i:02d}" for i in range(1, 13)),
     "month": vocab.MONTHS,
 }
-_ENTITIES = str.maketrans(
-    {
-        "é": "&eacute;",
-        "è": "&egrave;",
-        "à": "&agrave;",
-        "ê": "&ecirc;",
-        "ç": "&ccedil;",
-        "'": "&#39;",
-        "&": "&amp;",
-        "°": "&deg;",
-    }
-)
 
 
 def class_counts(n_rows: int | None = None) -> dict[int, int]:
@@ -155,10 +144,10 @@ def generate_catalogue(n_rows: int | None = None, seed: int = 42) -> pd.DataFram
     labels, content = labels[order], content[order]
 
     designation = np.empty(total, dtype=object)
-    sentences = [np.empty(total, dtype=object) for _ in range(4)]
+    sentences = [np.empty(total, dtype=object) for _ in SENTENCE_COUNT_P]
     generic = _source_pools(vocab.GENERIC, rng)
     shared = {name: _source_pools(pools, rng) for name, pools in vocab.GROUPS.items()}
-    own = {int(code): _source_pools(vocab.VOCAB[int(code)], rng) for code in codes}
+    own = {int(code): _source_pools(vocab.VOCAB[int(code)], rng, int(code)) for code in codes}
     for code in codes:
         rows = np.flatnonzero(content == code)
         if rows.size:
@@ -166,7 +155,7 @@ def generate_catalogue(n_rows: int | None = None, seed: int = 42) -> pd.DataFram
             designation[rows] = title
             for column, text in zip(sentences, texts, strict=True):
                 column[rows] = text
-    description = _descriptions(content, sentences, rng)
+    description = descriptions(content, sentences, rng)
     upper = np.flatnonzero(rng.random(total) < _UPPER_TITLE_SHARE)
     designation[upper] = [title.upper() for title in designation[upper]]
 
@@ -194,8 +183,14 @@ def _fill(template: str, pools: dict[str, tuple[str, ...]], rng: np.random.Gener
     return template.format_map(values)
 
 
-def _source_pools(pools: dict[str, tuple[str, ...]], rng: np.random.Generator) -> dict:
-    """Turn one vocabulary table into pick-ready object arrays, filling specs and sentences."""
+def _source_pools(
+    pools: dict[str, tuple[str, ...]], rng: np.random.Generator, code: int = 0
+) -> dict[str, np.ndarray]:
+    """Turn one vocabulary table into pick-ready object arrays, filling specs and sentences.
+
+    Word, spec and sentence pools hold every entry in several spellings; ``stem`` holds the
+    stems rare words are made of, ``letters`` the letter blocks of the category's model numbers.
+    """
     fill_from = {
         "noun": pools.get("nouns") or vocab.GENERIC["nouns"],
         "brand": pools.get("brands") or vocab.GENERIC["brands"],
@@ -215,10 +210,14 @@ def _source_pools(pools: dict[str, tuple[str, ...]], rng: np.random.Generator) -
         "attr": pools.get("attrs", ()),
         "spec": specs,
         "sentence": texts,
-        "templates": pools.get("templates", ()),
-        "foreign": pools.get("foreign", ()),
     }
-    return {key: np.array(value, dtype=object) for key, value in out.items()}
+    arrays = {key: spelling_variants(np.array(v, dtype=object), rng) for key, v in out.items()}
+    words = [*pools.get("nouns", ()), *pools.get("brands", ()), *pools.get("attrs", ())]
+    arrays["stem"] = stems(words)
+    arrays["letters"] = code_letters(pools.get("brands", ()), code)
+    for key in ("templates", "foreign"):
+        arrays[key] = np.array(pools.get(key, ()), dtype=object)
+    return arrays
 
 
 def _pick_mixed(
@@ -252,13 +251,22 @@ def _category_rows(
     words = {slot: _pick_mixed(sources(slot), clarity, _TITLE_MIX, rng) for slot in _MIXED_SLOTS}
     for slot, pool in (("gen", generic["attr"]), ("fnoun", mine["foreign"]), ("fextra", _EXTRAS)):
         words[slot] = pool[rng.integers(0, pool.size, m)]
-    texts = [_pick_mixed(sources("sentence"), clarity, _SENTENCE_MIX, rng) for _ in range(4)]
+    rare = rare_words(words["stem"], _pick_mixed(sources("stem"), clarity, _TITLE_MIX, rng), rng)
+    digits = 3 + code % 4  # model numbers of a category have their own length
+    codes = reference_codes(mine["letters"], digits, m, rng)
+    texts = [
+        _pick_mixed(sources("sentence"), clarity, _SENTENCE_MIX, rng) for _ in SENTENCE_COUNT_P
+    ]
     for before, after in itertools.combinations(texts, 2):
         # A sentence said twice reads as a generator artefact: swap in generic filler.
         repeated = np.flatnonzero(after == before)
         after[repeated] = generic["sentence"][
             rng.integers(0, generic["sentence"].size, repeated.size)
         ]
+    detail = np.flatnonzero(rng.random(m) < _DETAIL_P)
+    first_stem = _pick_mixed(sources("stem"), clarity, _TITLE_MIX, rng)
+    more = rare_words(first_stem, _pick_mixed(sources("stem"), clarity, _TITLE_MIX, rng), rng)
+    texts[1][detail] = rare[detail] + " " + more[detail] + ", " + codes[detail] + "."
 
     templates = [*mine["templates"], *vocab.GENERIC["templates"], *vocab.FOREIGN_TEMPLATES]
     n_own, n_gen = mine["templates"].size, len(vocab.GENERIC["templates"])
@@ -271,6 +279,10 @@ def _category_rows(
     for t in np.unique(choice):
         rows = np.flatnonzero(choice == t)
         title[rows] = _render(templates[t], {k: v[rows] for k, v in words.items()})
+    with_rare = np.flatnonzero(~foreign & (rng.random(m) < _RARE_TITLE_P))
+    title[with_rare] = title[with_rare] + " " + more[with_rare]
+    with_code = np.flatnonzero(rng.random(m) < _CODE_TITLE_P)
+    title[with_code] = title[with_code] + " " + codes[with_code]
     return title, texts
 
 
@@ -282,34 +294,3 @@ def _render(template: str, words: dict[str, np.ndarray]) -> np.ndarray:
         if field:
             out = out + words[field]
     return out if isinstance(out, np.ndarray) else np.full(1, out, dtype=object)
-
-
-def _descriptions(
-    content: np.ndarray, sentences: list[np.ndarray], rng: np.random.Generator
-) -> np.ndarray:
-    """Join 0-4 sentences per row, some wrapped in HTML and escaped with entities."""
-    total = content.size
-    empty_p = np.zeros(total)
-    for code, share in vocab.EMPTY_DESCRIPTION.items():
-        empty_p[content == code] = share
-    n_sent = 1 + np.searchsorted(np.cumsum(_SENTENCE_COUNT_P)[:-1], rng.random(total), "right")
-    n_sent[rng.random(total) < empty_p] = 0
-    style = np.searchsorted(np.cumsum(_HTML_STYLE_P)[:-1], rng.random(total), side="right")
-    first = sentences[0].copy()
-    bold = np.flatnonzero((style > 0) & (rng.random(total) < _BOLD_FIRST_P))
-    first[bold] = "<b>" + first[bold] + "</b>"
-    out = np.full(total, "", dtype=object)
-    for k in range(1, 5):
-        for s, (prefix, sep, suffix) in enumerate(_HTML_STYLES):
-            rows = np.flatnonzero((n_sent == k) & (style == s))
-            joined = first[rows]
-            for column in sentences[1:k]:
-                joined = joined + sep + column[rows]
-            out[rows] = prefix + joined + suffix
-    entity_p = np.where(style > 0, _ENTITY_P_HTML, _ENTITY_P_PLAIN)
-    escaped = np.flatnonzero((n_sent > 0) & (rng.random(total) < entity_p))
-    out[escaped] = [
-        text.translate(_ENTITIES).replace(" :", "&nbsp;:").replace(" !", "&nbsp;!")
-        for text in out[escaped]
-    ]
-    return out

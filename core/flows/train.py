@@ -118,7 +118,14 @@ def register_task(
     predictor = HttpPredictor(settings.api_url, settings.api_token.get_secret_value())
     try:
         change = promote_and_serve(
-            store, predictor, engine, version, actor, margin=settings.promotion_margin
+            store,
+            predictor,
+            engine,
+            version,
+            actor,
+            margin=settings.promotion_margin,
+            # The run ends once the alias moved; the API loads the model after answering.
+            wait_for_api=False,
         )
     except PromotionRefused as exc:
         # Training succeeded; the gate (or a promotion made meanwhile) said no.

@@ -39,6 +39,7 @@ def promote_and_serve(
     *,
     margin: float,
     force_reason: str | None = None,
+    wait_for_api: bool = True,
 ) -> ChampionChange:
     """Make ``version`` champion through the gate (or forced with a reason), then serve it.
 
@@ -50,6 +51,8 @@ def promote_and_serve(
         actor: Who promotes (the log's ``triggered_by``).
         margin: The gate's tolerance below the champion's score.
         force_reason: Promote even if the gate refuses, for this written reason.
+        wait_for_api: Wait until the API has loaded the new champion (the Training page's
+            buttons); the train flow only asks, so that its run ends without a model load.
 
     Returns:
         The promotion and what the API serves now.
@@ -64,7 +67,7 @@ def promote_and_serve(
         done = promotion.promote(
             engine, store, version, margin=margin, actor=actor, force_reason=force_reason
         )
-        return ChampionChange(done, _ask_to_serve(predictor, done.to_version))
+        return ChampionChange(done, _ask_to_serve(predictor, done.to_version, wait_for_api))
 
 
 @checks(Action.ROLLBACK)
@@ -91,11 +94,14 @@ def rollback_and_serve(
         return ChampionChange(done, _ask_to_serve(predictor, done.to_version))
 
 
-def _ask_to_serve(predictor: Predictor, version: int) -> str:
+def _ask_to_serve(predictor: Predictor, version: int, wait: bool = True) -> str:
     try:
-        served = predictor.reload()
+        served = predictor.reload(wait=wait)
     except AdapterError as exc:
         return f"The API did not reload ({exc}); it checks the alias on its own."
     if served.version == version:
         return f"The API now serves v{version}."
+    if not wait:
+        was = f"v{served.version}" if served.version else "no model"
+        return f"The API is loading v{version} (it answers with {was} until then)."
     return f"The API still serves v{served.version}: {served.last_error or 'it will switch soon'}."

@@ -163,8 +163,16 @@ def test_reload_endpoint_needs_the_token_and_swaps_at_once(
             reloaded = client.post("/model/reload", headers={"Authorization": f"Bearer {TOKEN}"})
             assert reloaded.status_code == 200 and reloaded.json()["model"]["version"] == 2
             assert served_version(client) == 2
-        finally:
+            # Without waiting (the train flow): 202 with what is served now, the load after it.
             model_store.force(1)
+            asked = client.post(
+                "/model/reload?wait=false", headers={"Authorization": f"Bearer {TOKEN}"}
+            )
+            assert asked.status_code == 202 and asked.json()["model"]["version"] == 2
+            assert served_version(client) == 1  # the test client runs the background load
+        finally:
+            if model_store.champion() != 1:
+                model_store.force(1)
 
     disabled = api_settings(tmp_path, model_store.tracking_uri, api_token="")
     with TestClient(create_app(disabled)) as client:

@@ -141,6 +141,9 @@ def test_every_answered_prediction_is_logged_exactly_once_through_resets_stalls_
             "RAKUTEN_MLFLOW_TRACKING_URI": model_store.tracking_uri,
             "RAKUTEN_API_URL": f"http://127.0.0.1:{free_port()}",
             "RAKUTEN_INFERENCE_LOG_WRITE_TIMEOUT": str(WRITE_TIMEOUT),
+            # One process: /health reports the writer of the worker that answers, and this
+            # test follows one writer's states (tests/api/test_workers.py covers several).
+            "RAKUTEN_API_WORKERS": "1",
             "MLFLOW_DISABLE_TELEMETRY": "true",
         }
         api = ApiProcess(env, tmp_path, tmp_path / "api.log")

@@ -3,48 +3,82 @@ API all running): train, watch the run complete, promote, see the champion; trai
 back; then classify a product with the served champion, mark feedback, find it in the history;
 then send drifted traffic, run the drift check and read the verdict and Evidently's report.
 
-The tests run in file order and share one `make run`: the second needs the first's champion."""
+The tests run in file order and share one `make run`: the second needs the first's champion.
+Each train run reports how long the page took from the click on Train to showing "Completed"
+(in the test report's properties and on the terminal; not asserted: these machines are noisy)."""
 
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from core.data.categories import CATEGORIES
+from core.train import PRESETS
 
 pytestmark = pytest.mark.browser
 FLOW_TIMEOUT = 180_000  # a flow run: submission, fit, MLflow logging, registration
+DEFAULT = PRESETS[next(iter(PRESETS))]  # what the form comes with
+FITTED = re.compile(r"Fitted \S+ in ([\d.]+) s")  # the run's log line, shown in its panel
+
+
+@pytest.fixture
+def report_time(request: pytest.FixtureRequest, record_property) -> Callable[[str, float], None]:
+    """Record a measured time in the test report and write it on the terminal (not captured)."""
+    plugins = request.config.pluginmanager
+    terminal, capture = plugins.get_plugin("terminalreporter"), plugins.get_plugin("capturemanager")
+
+    def report(label: str, seconds: float) -> None:
+        record_property(label, round(seconds, 2))
+        if terminal is not None and capture is not None:
+            with capture.global_and_fixture_disabled():
+                terminal.write_line(f"{request.node.name}: {label} = {seconds:.1f} s")
+
+    return report
 
 
 def metric(page: Page, label: str):
     return page.get_by_test_id("stMetric").filter(has_text=label).get_by_test_id("stMetricValue")
 
 
-def train(page: Page, app_url: str, *, auto_promote: bool) -> None:
+def train(page: Page, app_url: str, *, auto_promote: bool) -> tuple[float, float | None]:
+    """Train with the form's Default preset; (click → "Completed" shown, the run's fit) seconds."""
     page.goto(f"{app_url}/Training")
     expect(page.get_by_role("heading", name="Train a model")).to_be_visible()
     promote_box = page.get_by_text("Promote to champion if the gate passes")
     checkbox = page.get_by_role("checkbox", name="Promote to champion if the gate passes")
     if checkbox.is_checked() != auto_promote:
         promote_box.click()
+    clicked = time.monotonic()
     page.get_by_role("button", name=re.compile(r"Train$")).click()
     panel = page.get_by_text(re.compile(r"train run \S+ — \w+"))
     expect(panel).to_be_visible()  # the run is followed live (Scheduled, Pending, Running…)
-    expect(panel).to_contain_text("— Completed", timeout=FLOW_TIMEOUT)
+    # wait_for watches the page itself (no retry back-off), so the time is the page's.
+    completed = page.get_by_text(re.compile(r"train run \S+ — Completed"))
+    completed.wait_for(timeout=FLOW_TIMEOUT)
+    seen = time.monotonic() - clicked
+    fitted = FITTED.search(page.get_by_test_id("stCode").last.inner_text())
+    return seen, float(fitted.group(1)) if fitted else None
 
 
-def test_train_promote_train_again_and_roll_back(page: Page, app_url: str) -> None:
+def test_train_promote_train_again_and_roll_back(
+    page: Page, app_url: str, report_time: Callable[[str, float], None]
+) -> None:
     page.goto(f"{app_url}/Dataset")
     initialize = page.get_by_role("button", name=re.compile(r"Initialize"))
     if initialize.is_enabled():
         initialize.click()
     expect(metric(page, "Stage")).not_to_have_text("0 %")
 
-    train(page, app_url, auto_promote=False)
+    seen, fit = train(page, app_url, auto_promote=False)
+    report_time("click → Completed on the page (first run)", seen)
+    if fit is not None:
+        report_time("… of which the fit", fit)
     runs = page.get_by_test_id("stDataFrame").first
-    expect(runs).to_contain_text("logreg")
+    expect(runs).to_contain_text(DEFAULT.classifier)
     expect(
         page.get_by_text(re.compile(r"Promotion gate: passes — no champion yet"))
     ).to_be_visible()
@@ -55,7 +89,11 @@ def test_train_promote_train_again_and_roll_back(page: Page, app_url: str) -> No
     expect(page.get_by_text(re.compile(r"Champion$"))).to_be_visible()
     expect(page.get_by_text("v1", exact=True)).to_be_visible()  # the champion card's value
 
-    train(page, app_url, auto_promote=True)  # same data and settings: ties pass the gate
+    # Same data and settings: ties pass the gate; this run promotes and the API reloads too.
+    seen, fit = train(page, app_url, auto_promote=True)
+    report_time("click → Completed on the page (second run, promoted)", seen)
+    if fit is not None:
+        report_time("… of which the fit", fit)
     expect(page.get_by_text("v2 is the champion.")).to_be_visible()
     page.get_by_role("button", name=re.compile("Rollback")).click()
     page.get_by_role("button", name="Yes, roll back").click()

@@ -10,10 +10,14 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.metadata import version
+from pathlib import Path
 
 import pytest
 import requests
 from mlflow import MlflowClient
+from mlflow.models import get_model_info
+from mlflow.pyfunc import get_model_dependencies
 from pydantic import SecretStr
 
 from app.managers.errors import Forbidden, NotFound, Rejected, ServiceUnavailable
@@ -105,7 +109,19 @@ def test_train_flow_logs_registers_and_promotes(settings: Settings) -> None:
         run.data.metrics
     )
     artifacts = {a.path for a in client.list_artifacts(first["run_id"], "evaluation")}
-    assert {"evaluation/confusion_matrix.png", "evaluation/classification_report.txt"} <= artifacts
+    assert artifacts == {  # no static figure: the app draws the heatmap from the JSON
+        "evaluation/classification_report.txt",
+        "evaluation/confusion_matrix.json",
+        "evaluation/per_class.json",
+    }
+    # The metrics, logged after the model, are the model's too; it keeps what serving needs.
+    model_id = run.outputs.model_outputs[0].model_id
+    model_metrics = {m.key: m.value for m in client.get_logged_model(model_id).metrics}
+    assert model_metrics["weighted_f1"] == pytest.approx(first["weighted_f1"])
+    info = get_model_info(f"models:/{model_id}")
+    assert info.signature is not None and info.saved_input_example_info is not None
+    requirements = Path(get_model_dependencies(f"models:/{model_id}")).read_text()
+    assert f"scikit-learn=={version('scikit-learn')}" in requirements
 
     engine = make_engine(settings.database_url)
     store, api = MlflowModelStore(settings.mlflow_tracking_uri), FakePredictor()
@@ -159,7 +175,8 @@ def test_an_auto_promotion_asks_the_api_to_reload(
         import_catalogue(settings)
         first = train_flow(SMALL)
         assert first["promoted"] and first["serving"] == "The API now serves v1."
-        assert _ReloadRecorder.calls == [("/model/reload", "Bearer secret")]
+        # The flow only asks (no wait for the model load): its run ends once the alias moved.
+        assert _ReloadRecorder.calls == [("/model/reload?wait=false", "Bearer secret")]
         second = train_flow(SMALL, auto_promote=False)
         assert not second["promoted"] and second["serving"] == ""
         assert len(_ReloadRecorder.calls) == 1  # nothing moved: nothing to reload

@@ -77,6 +77,7 @@ NEEDS: dict[str, set[str]] = {
     "prefect_auth_string": {"app", "worker"},  # the API never calls Prefect: it does not get it
     "api_poll_seconds": {"api"},
     "api_batch_limit": {"app", "api"},
+    "api_workers": {"api"},  # `python -m api` reads it; the app sees the API only over HTTP
     "inference_log_buffer_bytes": {"api"},
     "inference_log_spool_bytes": {"api"},
     "inference_log_write_timeout": {"api"},
@@ -399,3 +400,9 @@ def test_the_app_is_published_where_it_says_people_reach_it() -> None:
     published = app["environment"]["RAKUTEN_APP_PUBLISHED_ADDRESS"]
     assert published == "127.0.0.1"
     assert app["ports"] and all(str(p).startswith(f"{published}:") for p in app["ports"])
+
+
+def test_the_api_serves_with_every_core_as_in_local_mode() -> None:
+    # `python -m api` starts RAKUTEN_API_WORKERS processes; bare uvicorn would start one.
+    assert _command("api")[:3] == ["python", "-m", "api"]
+    assert _default(_env("api")["RAKUTEN_API_WORKERS"]) == ""  # empty: one per usable core

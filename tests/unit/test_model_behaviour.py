@@ -85,12 +85,13 @@ def test_per_class_metrics_cover_every_class_in_the_holdout(model: FitResult, sp
     )
 
 
-@pytest.mark.parametrize("classifier", ["linear_svc", "sgd"])
+@pytest.mark.parametrize("classifier", ["logreg", "linear_svc", "sgd"])
 def test_other_linear_models_train_and_give_probabilities(split, classifier: str) -> None:
     products, holdout = split
-    result = fit(
-        TrainConfig(classifier=classifier, max_features=10_000, word_ngram_max=1), products
+    config = TrainConfig(
+        classifier=classifier, max_features=10_000, char_ngrams=False, max_iter=100
     )
+    result = fit(config, products)
     assert evaluate(result.pipeline, holdout).weighted_f1 > 0.5
     assert result.pipeline.predict_proba(holdout[list(INPUT_COLUMNS)].head(3)).shape[0] == 3
 
@@ -113,9 +114,12 @@ def test_input_without_the_text_columns_is_refused(model: FitResult) -> None:
         ("c", -1),
         ("max_features", 10),
         ("word_ngram_max", 4),
-        ("max_iter", 1),
+        ("max_iter", 0),
         ("classifier", "random_forest"),
         ("min_df", 0),
+        ("char_ngram_min", 0),
+        ("char_ngram_max", 7),
+        ("char_text_limit", -1),
     ],
 )
 def test_out_of_range_hyperparameters_are_refused(field: str, value: object) -> None:
@@ -123,11 +127,42 @@ def test_out_of_range_hyperparameters_are_refused(field: str, value: object) -> 
         TrainConfig(**{field: value})
 
 
+def test_character_range_upside_down_is_refused() -> None:
+    with pytest.raises(ValueError, match="char_ngram_min"):
+        TrainConfig(char_ngram_min=5, char_ngram_max=3)
+
+
 def test_presets_build(split) -> None:
     from core.train import PRESETS
 
     for config in PRESETS.values():
         assert build_pipeline(config).steps[-1][0] == "classifier"
+
+
+def test_the_default_is_the_first_preset_and_reads_characters() -> None:
+    from core.train import PRESETS
+
+    assert next(iter(PRESETS.values())) == TrainConfig()
+    assert TrainConfig().char_ngrams and TrainConfig().classifier == "svm_softmax"
+
+
+def test_default_probabilities_are_a_tempered_softmax(model: FitResult, split) -> None:
+    """The contract the API's compiled predictor relies on, through the whole pipeline."""
+    from core.linear_softmax import softmax
+
+    x = split[1][list(INPUT_COLUMNS)].head(50)
+    features = model.pipeline[:-1].transform(x)
+    svm = model.pipeline.steps[-1][1]
+    scores = features @ svm.coef_.T + svm.intercept_
+    expected = softmax(scores / svm.temperature_)
+    assert abs(model.pipeline.predict_proba(x) - expected).max() < 1e-9
+
+
+def test_character_ngrams_read_only_the_head_of_a_text() -> None:
+    from core.train import text_head
+
+    assert text_head("Piscine HORS Sol", 7) == "piscine"
+    assert text_head("Piscine HORS Sol", 0) == "piscine hors sol"
 
 
 @pytest.mark.parametrize(

@@ -62,6 +62,15 @@ def test_an_api_that_has_not_switched_yet_says_what_it_serves(
     assert back.serving == "The API still serves v3: cannot load version 1: disk full."
 
 
+def test_a_promotion_that_does_not_wait_says_the_api_is_loading_it(
+    engine: Engine, store: FakeModelStore
+) -> None:
+    api = FakePredictor()  # serves v1 whatever the alias says
+    change = promote_and_serve(store, api, engine, 2, ADMIN, margin=0.0, wait_for_api=False)
+    assert change.serving == "The API is loading v2 (it answers with v1 until then)."
+    assert store.aliases[CHAMPION] == 2 and api.reload_waits == [False]
+
+
 @pytest.mark.parametrize(
     ("api", "words"),
     [

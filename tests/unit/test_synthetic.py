@@ -167,3 +167,46 @@ def test_baseline_learns_but_not_trivially() -> None:
     majority = f1_score(y_test, np.full(len(y_test), y_train.mode()[0]), average="weighted")
     assert majority < 0.05
     assert 0.55 < score < 0.99
+
+
+def test_words_come_in_several_spellings(small: pd.DataFrame) -> None:
+    """A pool word appears as itself and misspelt, de-accented or glued (char n-grams pay off)."""
+    titles = small["designation"].str.lower()
+    own = titles.str.contains("piscine").sum()
+    variants = titles.str.contains(
+        r"piscne|pisicne|pisscine|piscinne|piscien|piscinr|psicine"
+    ).sum()
+    assert own > 0 and variants > 0
+    text = small["designation"] + " " + small["description"]
+    assert text.str.contains("Édition").sum() > 0 and text.str.contains(r"\bEdition").sum() > 0
+
+
+def test_titles_and_descriptions_carry_model_numbers(small: pd.DataFrame) -> None:
+    text = small["designation"] + " " + small["description"]
+    codes = text.str.contains(r"\b[A-Za-z]{2,3}[- ]?\d{3,6}[A-Za-z]?\b")
+    assert 0.3 <= codes.mean() <= 0.95
+    assert small["designation"].str.contains(r"\d{2,}(?:ml|cm|g|kg|v|w|go|l)\b", case=False).any()
+
+
+def test_a_long_tail_of_rare_words() -> None:
+    """Most distinct words are rare (as in real listings), yet common words still dominate."""
+    df = generate_catalogue(6_000, seed=9)
+    words = combine_texts(df["designation"], df["description"])
+    counts = pd.Series(" ".join(words).lower().split()).value_counts()
+    assert len(counts) > 15_000
+    assert (counts == 1).mean() > 0.5
+    assert counts.head(1_000).sum() / counts.sum() > 0.5
+
+
+def test_descriptions_are_long_like_real_ones(small: pd.DataFrame) -> None:
+    lengths = small.loc[small["description"] != "", "description"].str.len()
+    assert 150 <= lengths.median() <= 600
+
+
+def test_same_seed_same_catalogue_at_full_size_is_fast() -> None:
+    import time
+
+    start = time.perf_counter()
+    a = generate_catalogue(seed=4)
+    assert time.perf_counter() - start < 10  # ~1 s on a quiet machine; a loose bound
+    pd.testing.assert_frame_equal(a.head(500), generate_catalogue(seed=4).head(500))

@@ -1,0 +1,1 @@
+"""Serving a registered model: its pipeline compiled to numpy (compiled), checked (compile)."""
