@@ -31,6 +31,8 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.processes import alive
+
 disable_created_metrics()  # the *_created series only double the size of every scrape
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
@@ -224,19 +226,9 @@ def _forget_dead_workers(directory: Path) -> None:
     # uvicorn replaces a worker that dies but tells no one: its live gauges would count forever.
     for path in directory.glob("gauge_live*.db"):
         found = LIVE_GAUGE_FILE.fullmatch(path.name)
-        if found and not _alive(int(found.group(1))):
+        if found and not alive(int(found.group(1))):
             with contextlib.suppress(FileNotFoundError):
                 mark_process_dead(int(found.group(1)), str(directory))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class MetricsMiddleware:
