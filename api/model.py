@@ -151,6 +151,9 @@ class ChampionFollower:
             if self.current is not None and self.current.version == version:
                 self.last_error = None
                 return False
+            # Loading takes seconds (a child compiles the model): meanwhile /health says "no
+            # model" without the reason of the last check ("no champion yet"), which is stale.
+            self.last_error = None
             try:
                 model = self._load_version(ref)
             except Exception as exc:  # noqa: BLE001

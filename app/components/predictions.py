@@ -34,10 +34,17 @@ def serving_banner(health: ApiHealth | None, champion: int | None, docs_url: str
     """
     if health is None:
         return
+    if not health.model_loaded and not health.last_error:
+        st.info(
+            f"The API at {health.url} is loading the champion: it answers once it has loaded it, "
+            "in a few seconds.",
+            icon=":material/hourglass_empty:",
+        )
+        return
     if not health.model_loaded:
         st.warning(
             f"The API at {health.url} is up but serves no model: "
-            f"{health.last_error or 'loading'}. Promote a champion on the Training page; the API "
+            f"{health.last_error}. Promote a champion on the Training page; the API "
             f"picks it up within {health.poll_seconds:g} s.",
             icon=":material/hourglass_empty:",
         )

@@ -137,6 +137,15 @@ def test_no_model_served_says_what_to_do(database: Database, fake_predictor: Fak
     assert "Promote a champion on the Training page" in at.warning[0].value
 
 
+def test_a_champion_being_loaded_is_said_as_such(
+    database: Database, fake_predictor: FakePredictor
+) -> None:
+    fake_predictor.version, fake_predictor.last_error = None, None  # between alias and load
+    at = page()
+    assert not at.exception and not at.error and not at.warning
+    assert "is loading the champion" in at.info[0].value
+
+
 def test_home_flags_a_served_version_that_is_not_the_champion(
     database: Database,
     fake_store: FakeModelStore,

@@ -51,3 +51,20 @@ def test_the_follower_serves_the_champion_and_keeps_it_when_the_store_fails() ->
     store.set_alias(CHAMPION, 3)
     assert not follower.check() and follower.current.version == 2
     assert follower.last_error is not None and "cannot load" in follower.last_error
+
+
+def test_while_it_loads_the_stale_reason_for_no_model_is_not_repeated() -> None:
+    store = FakeModelStore()
+    seen: list[str | None] = []
+
+    def loader(source: FakeModelStore, ref):  # what /health would say during the load
+        seen.append(follower.last_error)
+        return store.pipelines[ref.version]
+
+    follower = ChampionFollower(store, ApiMetrics(), loader=loader)
+    follower.check()
+    assert follower.last_error is not None and "no champion yet" in follower.last_error
+    store.add_run(0.8)
+    store.pipelines[1] = Constant(2583)
+    store.set_alias(CHAMPION, 1)
+    assert follower.check() and seen == [None]
