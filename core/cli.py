@@ -5,10 +5,11 @@ python -m core.cli data import --if-empty      # what `make run` does on a fresh
 python -m core.cli data init | next | reset --yes | status | history
 python -m core.cli access list | grant PERSON ROLE [--if-unassigned] | revoke PERSON
 python -m core.cli audit [--last N] [--person TEXT] [--action ACTION] [--outcome OUTCOME]
+python -m core.cli backup FILE | restore FILE [--replace]
 
 PERSON is a subject or an email. Every change is made as the OS user (``Actor.os_user()``, an
 admin) and audited: the load history says "<user> (cli)". The access and audit commands live in
-:mod:`core.access.commands`.
+:mod:`core.access.commands`, backup and restore in :mod:`core.backup.commands`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.access import Actor, PermissionDenied
 from core.access.commands import add_commands
+from core.backup import BackupError
+from core.backup import commands as backup_commands
 from core.data import queries
 from core.data.importer import DataValidationError
 from core.db.engine import describe, ensure_schema, make_engine
@@ -33,7 +36,13 @@ from core.settings import Settings, describe_settings_error, get_settings
 from core.usecases import dataset as lifecycle
 
 log = logging.getLogger("core.cli")
-_REFUSALS = (DataValidationError, lifecycle.DatasetExists, lifecycle.LoadRefused, PermissionDenied)
+_REFUSALS = (
+    DataValidationError,
+    lifecycle.DatasetExists,
+    lifecycle.LoadRefused,
+    PermissionDenied,
+    BackupError,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -164,6 +173,7 @@ def _parser() -> argparse.ArgumentParser:
     data.add_parser("status", help="where loading stands").set_defaults(handler=_status)
     data.add_parser("history", help="every load so far").set_defaults(handler=_history)
     add_commands(groups)
+    backup_commands.add_commands(groups)
     return parser
 
 

@@ -41,6 +41,8 @@ class Action(StrEnum):
     PAUSE_SCHEDULE = "pause_schedule"  # pause or resume
     MANAGE_ROLES = "manage_roles"
     RUN_FLOW = "run_flow"  # a deployment that is none of the above (not the control room's)
+    BACKUP = "backup"  # the whole database to a file: everyone's data
+    RESTORE = "restore"  # a file over the whole database
 
 
 PERMISSIONS: Mapping[Action, Role] = MappingProxyType(
@@ -63,6 +65,8 @@ PERMISSIONS: Mapping[Action, Role] = MappingProxyType(
         Action.PAUSE_SCHEDULE: Role.ADMIN,
         Action.MANAGE_ROLES: Role.ADMIN,
         Action.RUN_FLOW: Role.ADMIN,
+        Action.BACKUP: Role.ADMIN,
+        Action.RESTORE: Role.ADMIN,
     }
 )
 

@@ -23,6 +23,7 @@ from app.managers.services import LocalServiceManager, ServiceManager
 from core import promotion
 from core.access import Actor, roles
 from core.adapters.model_store import ModelStore
+from core.backup import backup_database, restore_database
 from core.data import loading, store
 from core.drift_store import DriftRun
 from core.tracking import log_training_run
@@ -65,6 +66,8 @@ STATE_CHANGING: list[Callable[..., Any]] = [
     roles.revoke_role,
     AccessManager.assign,
     AccessManager.revoke,
+    backup_database,
+    restore_database,
 ]
 
 

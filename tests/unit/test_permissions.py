@@ -40,6 +40,8 @@ EXPECTED = {
     Action.PAUSE_SCHEDULE: Role.ADMIN,
     Action.MANAGE_ROLES: Role.ADMIN,
     Action.RUN_FLOW: Role.ADMIN,
+    Action.BACKUP: Role.ADMIN,
+    Action.RESTORE: Role.ADMIN,
 }
 # Not functions that act, so nothing to guard: say why.
 UNGUARDED: dict[object, str] = {
