@@ -57,6 +57,8 @@ class ServiceInfo:
     check_ms: float | None  # latency of the health check
     url: str | None
     uptime_s: float | None
+    restarts: int = 0  # automatic restarts (local mode's restart policy)
+    restart_note: str = ""  # "restarted 2×, last 14:03:10 UTC — exit code -9", or ""
 
     @property
     def controllable(self) -> bool:

@@ -6,6 +6,7 @@
 Services: the MLflow tracking server (SQLite backend, local artifacts), the Prefect server, the
 flows worker that serves this project's deployments, the predictor API and the Streamlit app. A URL
 in the settings that points at another host (the compose stack) is used as it is and not started.
+``run`` restarts a service that crashes (:mod:`core.restarts`), never one stopped on purpose.
 ``up`` and ``run`` start them in dependency order (the servers, then the worker, the API and the
 app), each once what it needs answers its health check, and ``up X`` starts what X needs too.
 Files under ``var/`` are the owner's only (see :mod:`core.runtime_files`).
@@ -21,7 +22,6 @@ import argparse
 import logging
 import signal
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -33,6 +33,7 @@ from core.access.service_auth import (
     prefect_server_env,
 )
 from core.identity import binding_refusal, read_identity_provider, secrets_files
+from core.restarts.watchdog import Watchdog
 from core.runtime_files import make_private, private_umask
 from core.settings import REPO_ROOT, Settings, get_settings
 from core.supervisor import ServiceSpec, Supervisor, SupervisorError
@@ -203,7 +204,8 @@ def run(settings: Settings, supervisor: Supervisor) -> None:
             status = supervisor.status(name)
             log.info("  %-40s %s", status.title, status.url or f"pid {status.pid}")
         log.info("Control room: %s  (Ctrl-C stops everything)", app_address_url(settings))
-        _watch(supervisor, names)
+        # Until Ctrl-C: restart what crashes (not what a person stops), report what stops.
+        Watchdog(supervisor, names).run()
     except KeyboardInterrupt:
         log.info("Stopping…")
     except SupervisorError as exc:
@@ -221,23 +223,6 @@ def _interrupt(_signum: int, _frame: object) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise KeyboardInterrupt
-
-
-def _watch(supervisor: Supervisor, names: list[str]) -> None:
-    """Report a service that stops (it crashed, or was stopped from the Infrastructure page) and
-    one that is back, once each time."""
-    down: set[str] = set()
-    while True:
-        time.sleep(1)
-        for name in names:
-            running = supervisor.running(name)
-            if not running and name not in down:
-                down.add(name)
-                tail = supervisor.log_tail(name, 5)
-                log.warning("%s stopped; its log ends with:\n%s", name, tail)
-            elif running and name in down:
-                down.discard(name)
-                log.info("%s is running again", name)
 
 
 def _stop_all(supervisor: Supervisor) -> None:
@@ -286,6 +271,9 @@ def _command(parser: argparse.ArgumentParser, args: argparse.Namespace, settings
         s = supervisor.status(name)
         state = "healthy" if s.healthy else "running" if s.running else "stopped"
         log.info("%-8s %-8s pid=%-7s %s", name, state, s.pid or "-", s.url or "")
+        for note in (s.restarts.summary(), s.reason if s.restarts.given_up else ""):
+            if note:
+                log.info("         %s", note)
     return 0
 
 

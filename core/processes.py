@@ -3,12 +3,15 @@ started, and does a service answer its health check. Linux (``/proc``) only, lik
 
 from __future__ import annotations
 
+import fcntl
 import http.client
 import os
 import signal
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -69,3 +72,22 @@ def probe_health(url: str) -> tuple[str, float]:
     except (OSError, http.client.HTTPException) as exc:
         reason = f"health check failed ({type(exc).__name__})"
     return reason, (time.perf_counter() - start) * 1000
+
+
+@contextmanager
+def file_lock(path: Path, wait: bool = True) -> Iterator[bool]:
+    """Hold an exclusive lock on ``path`` (created 0600) for the block; yields whether it is held.
+
+    With ``wait=False`` the block runs at once, told False, when another holder has it. The lock
+    is the kernel's (``flock``): it is released when its holder exits, even killed.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)  # closing releases the lock

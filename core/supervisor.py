@@ -1,10 +1,13 @@
 """A small process supervisor: start, stop and health-check services, one process group each.
 
-State is only PID files (with the process's start time, so a reused PID is never trusted) under
-``<var_dir>/run`` and logs under ``<var_dir>/logs``: any process can ask what runs. Both are private
-to the owner (0600 in 0700 folders), and so is whatever the services write: they start with the
-umask of :mod:`core.runtime_files`. Which services local mode runs, and the ``make run`` entry
-point, live in :mod:`core.local_stack`.
+State is PID files (with the process's start time, so a reused PID is never trusted) and restart
+records (:mod:`core.restarts`) under ``<var_dir>/run``, logs under ``<var_dir>/logs``: any process
+can ask what runs. A stop removes the PID file, so one whose process is gone means a crash, which
+the restart policy of ``make run`` may undo (a stop, never). Starts and stops hold a lock file per
+service: the policy and a person never act on one at once. All is private to the owner (0600 in
+0700 folders), and so is what the services write: they start with the umask of
+:mod:`core.runtime_files`. Which services local mode runs, and ``make run``, are in
+:mod:`core.local_stack`.
 """
 
 from __future__ import annotations
@@ -14,70 +17,86 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from core.processes import alive, group_members, probe_health, signal_group, start_time
+from core.processes import alive, file_lock, group_members, probe_health, signal_group, start_time
+from core.restarts.ledger import RestartLedger
+from core.restarts.policy import RestartRecord, after_manual_start
 from core.runtime_files import PRIVATE_UMASK, open_private
+from core.service_specs import Crash, ServiceSpec, ServiceStatus, SupervisorError, start_waves
 from core.settings import REPO_ROOT
 
-
-class SupervisorError(RuntimeError):
-    """A service could not be started or stopped; the message says why and what to do."""
-
-
-@dataclass(frozen=True)
-class ServiceSpec:
-    """How to run one local service and how to tell that it is healthy."""
-
-    name: str
-    title: str
-    command: list[str]
-    url: str | None = None
-    health_url: str | None = None
-    env: dict[str, str] = field(default_factory=dict)
-    setting: str | None = None  # the RAKUTEN_ variable that holds its URL
-    # Services that must be healthy before this one starts (those not supervised are ignored:
-    # a remote server is someone else's to start).
-    needs: tuple[str, ...] = ()
-    # Started after these when started together, but not refused without them: the API and the
-    # app keep working (and say why) while a server they read is down.
-    after: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class ServiceStatus:
-    """What the supervisor sees of one service."""
-
-    name: str
-    title: str
-    pid: int | None
-    running: bool
-    healthy: bool
-    url: str | None
-    started_at: datetime | None
-    log_path: Path
-    reason: str = ""  # why it is not healthy, in words ("" when healthy)
-    check_ms: float | None = None  # how long the health check took
+__all__ = ["Crash", "ServiceSpec", "ServiceStatus", "Supervisor", "SupervisorError"]
 
 
 class Supervisor:
-    """Starts, stops and checks local services; state is only PID files, so any process can ask."""
+    """Starts, stops and checks local services; state is only files, so any process can ask."""
 
     def __init__(self, var_dir: Path, specs: Sequence[ServiceSpec]) -> None:
         self._run_dir = var_dir / "run"
         self._log_dir = var_dir / "logs"
         self.specs = {spec.name: spec for spec in specs}
+        self.ledger = RestartLedger(self._run_dir)
+        # The processes this object started: only a parent learns its child's exit code.
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, name: str) -> ServiceStatus:
-        """Start a service unless it already runs; refuse when its port is taken by another."""
+        """Start a service unless it already runs; refuse when its port is taken by another.
+
+        A person's start gives the restart policy a fresh window (one it had given up on, too).
+        """
+        with self._locked(name):
+            current = self.status(name)
+            if current.running:
+                return current
+            record = self.ledger.read(name)
+            if record.crashes or record.given_up:
+                self.ledger.write(name, after_manual_start(record))
+            self._end_orphans(name)  # of a crash: the API's workers would keep its port
+            return self._launch(name)
+
+    @contextmanager
+    def crash(self, name: str) -> Iterator[Crash | None]:
+        """The service's crash, or None (not crashed, or another process starts or stops it).
+
+        While the block runs nobody else starts or stops the service: call :meth:`relaunch` or
+        :meth:`leave_stopped` inside it.
+        """
+        self._make_run_dir()
+        with file_lock(self._lock_path(name), wait=False) as held:
+            # A stop removes the PID file under this lock: a file left behind is a crash.
+            if held and self._pid_path(name).exists() and not self.running(name):
+                yield Crash(self._exit_code(name))
+            else:
+                yield None
+
+    def relaunch(self, name: str) -> ServiceStatus:
+        """Start a crashed service again (inside :meth:`crash` only)."""
+        self._end_orphans(name)
+        return self._launch(name)
+
+    def leave_stopped(self, name: str) -> None:
+        """Forget a crashed service's process, so it shows as stopped (inside :meth:`crash`)."""
+        self._end_orphans(name)
+        self._pid_path(name).unlink(missing_ok=True)
+
+    def _end_orphans(self, name: str, timeout: float = 10.0) -> None:
+        # Its leader is gone, but what it started may still run in its group. Linux does not hand
+        # the group's id (the dead leader's PID) out again while the group lives, so a live group
+        # without a live leader is that one; a live process with that PID is someone else's.
+        try:
+            pgid = int(self._pid_path(name).read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return
+        if not alive(pgid) and group_members(pgid):
+            self._end_group(pgid, timeout)
+
+    def _launch(self, name: str) -> ServiceStatus:
         spec = self.specs[name]
-        current = self.status(name)
-        if current.running:
-            return current
         for dependency in (self.specs[n] for n in spec.needs if n in self.specs):
             # Started without it, a dependent dies at once (the worker without Prefect) and
             # stays stopped: better to say so now.
@@ -103,6 +122,7 @@ class Supervisor:
                 start_new_session=True,  # its own process group: stop() ends its children too
                 umask=PRIVATE_UMASK,  # its database, logs and reports: the owner's only
             )
+        self._children[name] = process
         # The start time makes the PID file safe to trust later: after a reboot or a crash the
         # same PID may belong to an unrelated process, which must never be signalled.
         with open_private(self._pid_path(name)) as pid_file:
@@ -134,42 +154,35 @@ class Supervisor:
 
     def start_order(self, names: Sequence[str]) -> list[list[str]]:
         """``names`` and what they need, in waves: each service after everything it needs."""
-        depth: dict[str, int] = {}
-
-        def visit(name: str, path: tuple[str, ...]) -> int:
-            if name in path:
-                cycle = ", ".join(sorted(path[path.index(name) :]))
-                raise SupervisorError(f"Services depend on each other: {cycle}")
-            if name not in depth:
-                spec = self.specs[name]
-                needs = [n for n in (*spec.needs, *spec.after) if n in self.specs]
-                depth[name] = 1 + max((visit(n, (*path, name)) for n in needs), default=-1)
-            return depth[name]
-
-        for name in names:
-            visit(name, ())
-        if not depth:
-            return []
-        waves = [
-            [n for n in self.specs if depth.get(n) == d] for d in range(max(depth.values()) + 1)
-        ]
-        return [wave for wave in waves if wave]
+        return start_waves(self.specs, names)
 
     def stop(self, name: str, timeout: float = 15.0) -> None:
         """Stop a service and its children (SIGTERM, then SIGKILL after ``timeout``)."""
+        with self._locked(name):
+            self._stop(name, timeout)
+        if (child := self._children.pop(name, None)) is not None:
+            child.poll()  # reap it: no zombie left in a long-lived parent
+
+    def _stop(self, name: str, timeout: float) -> None:
         pid = self._pid(name)
         if pid is not None and alive(pid):
             # The service was started as a group leader (start_new_session): its group id is its
             # PID, and the group includes the children it started (servers' workers, flow runs).
-            signal_group(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while group_members(pid) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if group_members(pid):
-                signal_group(pid, signal.SIGKILL)
-                while group_members(pid) and time.monotonic() < deadline + 5:
-                    time.sleep(0.1)
+            self._end_group(pid, timeout)
+        else:  # crashed: what it started may still run
+            self._end_orphans(name, timeout)
         self._pid_path(name).unlink(missing_ok=True)
+
+    @staticmethod
+    def _end_group(pid: int, timeout: float) -> None:
+        signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while group_members(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if group_members(pid):
+            signal_group(pid, signal.SIGKILL)
+            while group_members(pid) and time.monotonic() < deadline + 5:
+                time.sleep(0.1)
 
     def restart(self, name: str) -> ServiceStatus:
         """Stop, then start."""
@@ -186,7 +199,8 @@ class Supervisor:
         spec = self.specs[name]
         pid = self._pid(name)
         running = pid is not None and alive(pid)
-        reason, check_ms = "" if running else "stopped (no process)", None
+        restarts = self.ledger.read(name)
+        reason, check_ms = "" if running else self._why_stopped(name, restarts), None
         if running and spec.health_url:
             reason, check_ms = probe_health(spec.health_url)
         try:
@@ -204,7 +218,15 @@ class Supervisor:
             self._log_path(name),
             reason,
             check_ms,
+            restarts,
         )
+
+    def _why_stopped(self, name: str, restarts: RestartRecord) -> str:
+        if restarts.given_up:
+            return restarts.reason
+        if self._pid_path(name).exists():
+            return "exited without being stopped; see its log"
+        return "stopped (no process)"
 
     def wait_healthy(self, name: str, timeout: float = 120.0) -> ServiceStatus:
         """Block until healthy; raise with the log's tail when it dies or times out."""
@@ -233,6 +255,27 @@ class Supervisor:
         except (FileNotFoundError, ValueError):
             return None
         return pid if start_time(pid) == started else None
+
+    def _exit_code(self, name: str) -> int | None:
+        child = self._children.get(name)
+        try:
+            pid = int(self._pid_path(name).read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        return child.poll() if child is not None and child.pid == pid else None
+
+    @contextmanager
+    def _locked(self, name: str) -> Iterator[None]:
+        self._make_run_dir()
+        with file_lock(self._lock_path(name)):
+            yield
+
+    def _make_run_dir(self) -> None:
+        self._run_dir.mkdir(parents=True, exist_ok=True)
+        self._run_dir.chmod(0o700)
+
+    def _lock_path(self, name: str) -> Path:
+        return self._run_dir / f"{name}.lock"
 
     def _pid_path(self, name: str) -> Path:
         return self._run_dir / f"{name}.pid"

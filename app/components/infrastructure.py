@@ -60,6 +60,7 @@ def services_frame(services: list[ServiceInfo]) -> pd.DataFrame:
             "check_ms": [s.check_ms for s in services],
             "url": [s.url for s in services],
             "uptime": [format_uptime(s.uptime_s) for s in services],
+            "restarts": [s.restart_note or "—" for s in services],
         }
     )
 
@@ -94,6 +95,9 @@ def render_services_table(services: list[ServiceInfo]) -> None:
             ),
             "url": st.column_config.LinkColumn("URL", width="medium"),
             "uptime": st.column_config.TextColumn("Uptime", width="small"),
+            "restarts": st.column_config.TextColumn(
+                "Restarts", width="medium", help="Automatic restarts after a crash (local mode)"
+            ),
         },
     )
 

@@ -143,6 +143,8 @@ class LocalServiceManager(ServiceManager):
             check_ms=status.check_ms,
             url=status.url,
             uptime_s=(datetime.now(UTC) - started).total_seconds() if started else None,
+            restarts=status.restarts.restarts,
+            restart_note=status.restarts.summary(),
         )
 
     def _start(self, name: str, wait: float) -> ServiceInfo:

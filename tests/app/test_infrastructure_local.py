@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from app import state
 from app.managers.services import LocalServiceManager, ServiceManager
+from core.restarts.policy import RestartRecord
 from core.settings import Settings
 from core.supervisor import ServiceSpec, Supervisor
 from tests.app.conftest import run_page
@@ -57,3 +59,27 @@ def test_local_processes_start_show_healthy_stop_show_down(
     assert "web stop: now stopped" in at.success[0].value
     assert table(at).loc["web", "health"] == "stopped (no process)"
     assert at.metric[1].value == "0 / 2"
+
+
+def test_restarts_by_the_policy_and_giving_up_are_shown(
+    app_settings: Settings, services_backend: LocalServiceManager
+) -> None:
+    """What the `make run` loop wrote beside the PID files, as the page reads it."""
+    ledger = services_backend._supervisor.ledger
+    at = datetime(2025, 5, 1, 14, 3, 10, tzinfo=UTC).timestamp()
+    ledger.write("web", RestartRecord(restarts=2, last_restart_at=at, last_exit_code=-9))
+    ledger.write(
+        "files",
+        RestartRecord(
+            restarts=5,
+            last_restart_at=at,
+            last_exit_code=1,
+            given_up=True,
+            reason="crashed 6 times in 10 min: not restarted; see its log",
+        ),
+    )
+    rows = table(run_page(PAGE))
+    assert rows.loc["web", "restarts"] == "restarted 2×, last 14:03:10 UTC — exit code -9"
+    assert rows.loc["files", "restarts"] == "restarted 5×, last 14:03:10 UTC — exit code 1"
+    assert rows.loc["files", "health"] == "crashed 6 times in 10 min: not restarted; see its log"
+    assert rows.loc["web", "health"] == "stopped (no process)"
