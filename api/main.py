@@ -42,6 +42,7 @@ from api.workers import (
 from api.writer import InferenceLogWriter
 from core.adapters.registry_http import serving_source
 from core.db.engine import make_engine
+from core.serving import local_copy
 from core.settings import Settings, get_settings
 
 log = logging.getLogger("api")
@@ -76,7 +77,12 @@ def create_app(
             source = serving_source(
                 settings.mlflow_tracking_uri, settings.mlflow_username, settings.mlflow_password
             )
-        follower = ChampionFollower(source, metrics, loader=shared_models(load_scorer))
+        follower = ChampionFollower(
+            source,
+            metrics,
+            loader=shared_models(load_scorer),
+            local_copy_dir=local_copy.champion_dir(settings.var_dir),
+        )
     owns_engine = engine is None
     # A write that cannot finish in time is abandoned and retried by the writer, not waited for.
     engine = engine or make_engine(

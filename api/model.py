@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -23,6 +24,7 @@ from core.adapters.model_refs import ServingSource, VersionRef
 from core.adapters.registry_http import HttpRegistry
 from core.data.categories import CATEGORY_BY_CODE
 from core.registry import CHAMPION, MODEL_NAME
+from core.serving import local_copy
 from core.serving.compiled import CompiledModel, ProductScorer
 from core.serving.isolated import compile_in_child
 
@@ -118,7 +120,10 @@ class ChampionFollower:
 
     ``check()`` is called at start-up, every ``RAKUTEN_API_POLL_SECONDS`` and by the reload
     endpoint; calls are serialised, and errors are recorded (``last_error``), never raised: a
-    failing MLflow leaves the current model serving.
+    failing MLflow leaves the current model serving, and ``registry_unreachable_since`` says
+    since when it fails. Each version loaded in compiled form is kept in ``local_copy_dir``
+    (:mod:`core.serving.local_copy`); a follower that has no model while the registry cannot be
+    reached serves that copy (``serving_local_copy``) until the registry answers again.
     """
 
     def __init__(
@@ -126,12 +131,17 @@ class ChampionFollower:
         store: ServingSource,
         metrics: ApiMetrics,
         loader: Callable[[ServingSource, VersionRef], ProductScorer] | None = None,
+        local_copy_dir: Path | None = None,
     ) -> None:
         self._store = store
         self._loader = loader or load_scorer
+        self._copy_dir = local_copy_dir
         self.current: ServedModel | None = None
         self.last_error: str | None = None
         self.last_check: datetime | None = None
+        self.registry_unreachable_since: datetime | None = None
+        self.serving_local_copy = False
+        self._copy_text = ""  # which copy is served, for last_error while the outage lasts
         self._metrics = metrics
         self._lock = threading.Lock()
 
@@ -141,15 +151,22 @@ class ChampionFollower:
             self.last_check = datetime.now(UTC)
             try:
                 ref = self._resolve_alias()
-            except Missing as exc:  # no champion yet: said as it is
+            except Missing as exc:  # no champion yet: said as it is (the registry answered)
+                self.registry_unreachable_since = None
                 self.last_error = str(exc)
                 return False
             except Exception as exc:  # noqa: BLE001 - any failure is reported, the model stays
-                self.last_error = f"cannot resolve {MODEL_NAME}@{CHAMPION}: {_short(exc)}"
-                return False
-            version = ref.version
-            if self.current is not None and self.current.version == version:
-                self.last_error = None
+                since = self.registry_unreachable_since or self.last_check
+                self.registry_unreachable_since = since
+                reason = f"cannot resolve {MODEL_NAME}@{CHAMPION}: {_short(exc)}"
+                return self._serve_local_copy(since, reason)
+            self.registry_unreachable_since = None
+            current = self.current
+            if current is not None and (current.version, current.run_id) == (
+                ref.version,
+                ref.run_id,
+            ):
+                self.last_error, self.serving_local_copy = None, False  # the registry agrees
                 return False
             # Loading takes seconds (a child compiles the model): meanwhile /health says "no
             # model" without the reason of the last check ("no champion yet"), which is stale.
@@ -158,15 +175,69 @@ class ChampionFollower:
                 model = self._load_version(ref)
             except Exception as exc:  # noqa: BLE001
                 self._metrics.reloads.labels("failed").inc()
-                self.last_error = f"cannot load {MODEL_NAME} version {version}: {_short(exc)}"
+                self.last_error = f"cannot load {MODEL_NAME} version {ref.version}: {_short(exc)}"
                 log.error("%s", self.last_error)
                 return False
-            previous, self.current, self.last_error = self.current, model, None
-            self._metrics.reloads.labels("loaded").inc()
-            self._metrics.serving(model.name, version, ref.run_id)
-            was = previous.version if previous else "none"
-            log.info("serving %s version %s (was %s)", MODEL_NAME, version, was)
+            self._swap(model)
+            self._keep_copy(model)
             return True
+
+    def _swap(self, model: ServedModel, *, from_copy: bool = False) -> None:
+        previous, self.current, self.serving_local_copy = self.current, model, from_copy
+        self._metrics.reloads.labels("loaded").inc()
+        self._metrics.serving(model.name, model.version, model.run_id)
+        was = previous.version if previous else "none"
+        log.info("serving %s version %s (was %s)", MODEL_NAME, model.version, was)
+
+    def _serve_local_copy(self, since: datetime, reason: str) -> bool:
+        """With no model and no registry, serve the copy of the last champion, if there is one."""
+        previous, self.last_error = self.last_error, reason
+        if self._copy_dir is None:
+            return False
+        outage = f"MLflow unreachable since {since:%Y-%m-%d %H:%M:%S} UTC"
+        if self.current is not None:
+            if self.serving_local_copy:  # the reason stays in sight for as long as it lasts
+                self.last_error = f"{outage}: serving the local copy of {self._copy_text}"
+            return False
+        try:
+            found = local_copy.load(self._copy_dir)
+        except local_copy.LocalCopyError as exc:
+            problem = f"the local copy cannot be used: {exc}"
+            if problem not in (previous or ""):  # once per outage, not at every poll
+                log.error("%s", problem)
+            self.last_error = f"{reason}; {problem}"
+            return False
+        if found is None:
+            return False
+        manifest, compiled = found
+        model = ServedModel.of(compiled, version=manifest.version, run_id=manifest.run_id)
+        self._copy_text = f"v{manifest.version} saved at {manifest.saved_at:%Y-%m-%d %H:%M:%S} UTC"
+        self._swap(model, from_copy=True)
+        self.last_error = f"{outage}: serving the local copy of {self._copy_text}"
+        log.warning("%s", self.last_error)
+        return True
+
+    def _keep_copy(self, model: ServedModel) -> None:
+        """Save the version just loaded as the local copy; a failure only costs the fallback."""
+        if self._copy_dir is None:
+            return
+        try:
+            if not isinstance(model.scorer, CompiledModel):
+                # An older copy would be served after a restart in place of this champion.
+                local_copy.remove(self._copy_dir)
+                log.warning(
+                    "no local copy of version %s: it is served by its pipeline, not compiled",
+                    model.version,
+                )
+                return
+            now = datetime.now(UTC)
+            manifest = local_copy.Manifest(
+                model.name, model.version, model.run_id, model.loaded_at, now, self._store.uri, ""
+            )
+            local_copy.save(self._copy_dir, model.scorer, manifest)
+            log.info("saved the local copy of version %s in %s", model.version, self._copy_dir)
+        except Exception as exc:  # noqa: BLE001 - serving goes on without the copy
+            log.error("cannot save the local copy of version %s: %s", model.version, exc)
 
     def _resolve_alias(self) -> VersionRef:
         self._store.check_reachable()  # the client would retry a dead server for a while

@@ -118,6 +118,8 @@ def build_router(services: Services) -> APIRouter:
             model=_info(model) if model else None,
             last_error=follower.last_error,
             last_check=follower.last_check,
+            registry_unreachable_since=follower.registry_unreachable_since,
+            serving_local_copy=follower.serving_local_copy,
             poll_seconds=services.settings.api_poll_seconds,
             inference_log=InferenceLogHealth(**asdict(services.writer.status())),
         )

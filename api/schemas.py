@@ -227,6 +227,16 @@ class Health(BaseModel):
     model: ServedModelInfo | None
     last_error: str | None = Field(description="Why the champion could not be (re)loaded")
     last_check: datetime | None = Field(description="When the champion alias was last checked")
+    registry_unreachable_since: datetime | None = Field(
+        None,
+        description="When the current run of failed checks of the registry (MLflow) began; "
+        "null while it answers",
+    )
+    serving_local_copy: bool = Field(
+        False,
+        description="The model served was read from the local copy of the last champion "
+        "because the registry could not be reached at start; false again once it answers",
+    )
     poll_seconds: float
     inference_log: InferenceLogHealth
 

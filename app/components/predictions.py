@@ -49,6 +49,13 @@ def serving_banner(health: ApiHealth | None, champion: int | None, docs_url: str
             icon=":material/hourglass_empty:",
         )
         return
+    if health.serving_local_copy or health.registry_unreachable_since:
+        # Answers still come, but from a version the registry cannot confirm right now.
+        st.warning(
+            f"The API at {health.url} cannot reach the model registry (MLflow): "
+            f"{health.last_error}. It keeps serving v{health.version}.",
+            icon=":material/cloud_off:",
+        )
     line = f"Serving **v{health.version}** of the registry model from {health.url}"
     if champion is not None and champion != health.version:
         line += f" · :orange[champion is v{champion}: the API has not switched yet]"

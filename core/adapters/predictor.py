@@ -35,6 +35,9 @@ class ApiHealth:
     loaded_at: datetime | None
     last_error: str | None
     poll_seconds: float
+    # Optional: an API older than these fields leaves them at their defaults.
+    registry_unreachable_since: datetime | None = None
+    serving_local_copy: bool = False
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,7 @@ class HttpPredictor(Predictor):
     def _health(self, body: dict[str, Any]) -> ApiHealth:
         model = body.get("model") or {}
         loaded_at = model.get("loaded_at")
+        since = body.get("registry_unreachable_since")
         return ApiHealth(
             url=self.url,
             model_loaded=bool(body.get("model_loaded")),
@@ -164,6 +168,8 @@ class HttpPredictor(Predictor):
             loaded_at=datetime.fromisoformat(loaded_at) if loaded_at else None,
             last_error=body.get("last_error"),
             poll_seconds=float(body.get("poll_seconds") or 0),
+            registry_unreachable_since=datetime.fromisoformat(since) if since else None,
+            serving_local_copy=bool(body.get("serving_local_copy")),
         )
 
     def _call(

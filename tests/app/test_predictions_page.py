@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
+from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
@@ -135,6 +137,25 @@ def test_no_model_served_says_what_to_do(database: Database, fake_predictor: Fak
     assert not at.exception and not at.error
     assert "serves no model: no champion yet" in at.warning[0].value
     assert "Promote a champion on the Training page" in at.warning[0].value
+
+
+def test_a_version_served_from_the_local_copy_during_an_outage_is_flagged(
+    database: Database, fake_predictor: FakePredictor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = page()
+    assert not at.warning  # the registry answers: nothing to flag
+    reason = "MLflow unreachable since 2026-11-30 12:00:00 UTC: serving the local copy of v1"
+    outage = dataclasses.replace(
+        fake_predictor.health(),
+        last_error=reason,
+        registry_unreachable_since=datetime(2026, 11, 30, 12, tzinfo=UTC),
+        serving_local_copy=True,
+    )
+    monkeypatch.setattr(fake_predictor, "health", lambda: outage)
+    at = page()
+    assert not at.exception and not at.error
+    assert "cannot reach the model registry (MLflow)" in at.warning[0].value
+    assert reason in at.warning[0].value and "keeps serving v1" in at.warning[0].value
 
 
 def test_a_champion_being_loaded_is_said_as_such(
