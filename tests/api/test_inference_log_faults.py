@@ -15,18 +15,17 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.engine import make_url
 
 from core.db.tables import inference_log
 from tests.api.conftest import ModelStore
-from tests.conftest import PG_ADMIN_URL, missing_service
+from tests.conftest import fresh_pg_database
 from tests.ports import free_port
 from tests.tcp_proxy import TcpProxy
 
@@ -114,20 +113,8 @@ class Traffic(threading.Thread):
 @pytest.fixture
 def fresh_database() -> Iterator[str]:
     """URL of a new, empty PostgreSQL database, dropped afterwards."""
-    name = f"rakuten_faults_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(
-        PG_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
-    )
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # any failure here means "no usable server"
-        admin.dispose()
-        missing_service(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc.__class__.__name__}")
-    yield admin.url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_pg_database("rakuten_faults") as url:
+        yield url
 
 
 def test_every_answered_prediction_is_logged_exactly_once_through_resets_stalls_and_a_restart(

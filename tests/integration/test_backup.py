@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 import zipfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from sqlalchemy import Engine, create_engine, insert, select, text
+from sqlalchemy import Engine, create_engine, insert, select
 from sqlalchemy.exc import OperationalError
 
 from core import promotion
@@ -28,7 +27,7 @@ from core.db.tables import metadata
 from core.drift_store import DriftRun, DriftSummary, save_drift_run
 from core.inference_log import InferenceRecord, record_feedback, write_records
 from core.settings import REPO_ROOT, get_settings
-from tests.conftest import PG_ADMIN_URL, missing_service
+from tests.conftest import fresh_pg_database
 from tests.fakes_serving import FakeModelStore
 
 ADMIN = Actor("u-adam", "oidc", Role.ADMIN, email="adam@example.org")
@@ -132,20 +131,8 @@ def filled(engine: Engine, catalogue: pd.DataFrame, tmp_path: Path) -> Engine:
 @pytest.fixture
 def empty_pg_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database of its own (a restore target), dropped afterwards."""
-    name = f"rakuten_restore_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(
-        PG_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
-    )
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # any failure here means "no usable server"
-        admin.dispose()
-        missing_service(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc.__class__.__name__}")
-    yield admin.url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_pg_database("rakuten_restore") as url:
+        yield url
 
 
 def insert_one_more(engine: Engine) -> None:
