@@ -35,6 +35,7 @@ from pathlib import Path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.adapters.model_refs import ServingSource, VersionRef
+from core.runtime_files import replace_private
 from core.serving.compiled import CompiledModel, ProductScorer
 
 log = logging.getLogger("api.workers")
@@ -109,9 +110,7 @@ class SharedModels:
                     log.warning("cannot read the shared model %s: %s", path.name, exc)
             scorer = self._load(store, ref)
             if isinstance(scorer, CompiledModel):  # a pipeline served as it is stays private
-                partial = path.with_name(f".{path.name}.{os.getpid()}")
-                partial.write_bytes(pickle.dumps(scorer, protocol=pickle.HIGHEST_PROTOCOL))
-                partial.replace(path)
+                replace_private(path, pickle.dumps(scorer, protocol=pickle.HIGHEST_PROTOCOL))
             return scorer
 
 
@@ -147,9 +146,8 @@ class ReloadSignal:
 
     def announce(self) -> None:
         """Rewrite the file (atomically: a reader never sees it half-written)."""
-        partial = self.path.with_name(f".{self.path.name}.{os.getpid()}")
-        partial.write_text(f"{time.time_ns()} {os.getpid()}\n")
-        partial.replace(self.path)  # a new inode: watchers see a change even within one tick
+        # A new inode: watchers see a change even within one tick.
+        replace_private(self.path, f"{time.time_ns()} {os.getpid()}\n".encode())
         self._seen = self._stamp()  # this worker has checked already
 
     def changed(self) -> bool:

@@ -67,6 +67,24 @@ def open_private(path: Path, append: bool = False) -> BinaryIO:
     return os.fdopen(fd, "ab" if append else "wb")
 
 
+def replace_private(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically: a reader sees the old file or the new one.
+
+    The bytes go to a temporary name of this process's own beside it (several processes may
+    write the same file at once), reach the disk, then are renamed over it (a new inode, 0600).
+
+    Args:
+        path: The file to replace (its folder must exist).
+        data: Its new content.
+    """
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    with open_private(partial) as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())  # the rename must not outlive the bytes after a power cut
+    os.replace(partial, path)
+
+
 def _tighten(path: Path) -> None:
     try:
         current = path.lstat().st_mode

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import asdict, fields
 from pathlib import Path
 
 from core.restarts.policy import RestartRecord
-from core.runtime_files import open_private
+from core.runtime_files import replace_private
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +52,7 @@ class RestartLedger:
         """
         self._run_dir.mkdir(parents=True, exist_ok=True)
         path = self._path(name)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open_private(temporary) as out:
-            out.write(json.dumps(asdict(record)).encode())
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
+        replace_private(path, json.dumps(asdict(record)).encode())
 
     def _path(self, name: str) -> Path:
         return self._run_dir / f"{name}.restarts.json"

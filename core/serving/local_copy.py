@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from core.runtime_files import open_private
+from core.runtime_files import open_private, replace_private
 from core.serving.compiled import CompiledModel
 
 MODEL_FILE = "model.pickle"
@@ -92,8 +92,8 @@ def save(directory: Path, model: CompiledModel, manifest: Manifest) -> Manifest:
     # a pickle could end up next to another worker's manifest.
     with open_private(directory / ".lock", append=True) as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        _replace(directory / MODEL_FILE, data)
-        _replace(directory / MANIFEST_FILE, text)  # last: it vouches for the pickle
+        replace_private(directory / MODEL_FILE, data)
+        replace_private(directory / MANIFEST_FILE, text)  # last: it vouches for the pickle
     return written
 
 
@@ -169,16 +169,6 @@ def remove(directory: Path) -> None:
     """Delete the local copy (manifest first: a half-removed copy reads as none)."""
     for name in (MANIFEST_FILE, MODEL_FILE):
         (directory / name).unlink(missing_ok=True)
-
-
-def _replace(path: Path, data: bytes) -> None:
-    # A name of our own: several API workers may save the same version at once.
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    with open_private(partial) as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())  # the rename must not outlive the bytes after a power cut
-    partial.replace(path)
 
 
 def _check_private(path: Path) -> None:
