@@ -46,10 +46,12 @@ try:
     champion, mlflow_up = registry.champion(), True
 except ManagerError:
     champion, mlflow_up = None, False
-try:
-    runs: list[FlowRunInfo] | None = prefect.recent_runs(limit=5)
-except ManagerError:
-    runs = None
+runs: list[FlowRunInfo] | None = None
+if not (flows_error := prefect.unavailable() or ""):  # a quick check: a hung Prefect waits once
+    try:
+        runs = prefect.recent_runs(limit=5)
+    except ManagerError as exc:
+        flows_error = str(exc)
 try:
     served: ApiHealth | None = predictions.health()
 except ManagerError:
@@ -68,7 +70,7 @@ render_status_strip(
         champion_card(champion, mlflow_up),
         served_card(served, champion),
         drift_card(last_check),
-        flow_runs_card(runs),
+        flow_runs_card(runs, flows_error),
     ]
 )
 

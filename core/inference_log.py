@@ -74,7 +74,7 @@ class FeedbackAccuracy:
 
 
 def write_records(engine: Engine, records: Sequence[InferenceRecord]) -> None:
-    """Append predictions in one transaction (one multi-row ``INSERT``), each at most once.
+    """Append predictions in one transaction (multi-row ``INSERT``s), each at most once.
 
     A request id already in the log is skipped, not an error: a batch retried after a commit
     whose answer was lost (the connection died just then) lands exactly once.
@@ -102,7 +102,10 @@ def unstorable_text(record: InferenceRecord) -> str | None:
 
 def _insert_once(dialect: str) -> Insert:
     insert_ = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    return insert_(inference_log).on_conflict_do_nothing(index_elements=["request_id"])
+    # RETURNING is what makes SQLAlchemy batch the rows into multi-row INSERTs ("insertmanyvalues"):
+    # without it, SQLAlchemy 2.1 sends INSERT … ON CONFLICT one row per round trip on psycopg2.
+    insert_once = insert_(inference_log).on_conflict_do_nothing(index_elements=["request_id"])
+    return insert_once.returning(inference_log.c.id)
 
 
 def record_feedback(engine: Engine, request_id: str, true_code: int, actor: Actor) -> None:

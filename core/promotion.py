@@ -7,6 +7,7 @@ log back to the champion before the current one.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -15,10 +16,13 @@ from sqlalchemy import Connection, Engine, insert, select, text, update
 
 from core.access import Action, Actor, audited, checks
 from core.access.audit_store import SqlAuditLog
+from core.adapters.errors import AdapterError
 from core.adapters.model_store import ModelStore
 from core.db.tables import promotion_log
 from core.registry import CHALLENGER, CHAMPION, GateVerdict, champion, gate
 from core.tracking import MODEL_NAME
+
+log = logging.getLogger(__name__)
 
 
 class PromotionRefused(RuntimeError):
@@ -105,7 +109,10 @@ def _promote(
         from_version = current.version if current else None
         _switch(conn, store, action, from_version, version, actor, reason, verdict)
     if CHALLENGER in candidate.aliases:
-        store.delete_alias(CHALLENGER)
+        try:
+            store.delete_alias(CHALLENGER)
+        except AdapterError as exc:  # the promotion happened: a stale challenger is harmless
+            log.warning("v%s is champion; its challenger alias stays (%s)", version, exc)
     return Promotion(action, from_version, version, reason)
 
 

@@ -169,11 +169,17 @@ class Settings(BaseSettings):
         if url.startswith("postgres://"):
             raise ValueError("use postgresql:// (or postgresql+psycopg2://), not postgres://")
         try:
-            backend = make_url(url).get_backend_name()
+            parsed = make_url(url)
         except ArgumentError as exc:
             raise ValueError(f"not a database URL: {url!r}") from exc
-        if backend not in {"sqlite", "postgresql"}:
-            raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
+        if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
+            raise ValueError(
+                f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql"
+            )
+        if parsed.drivername == "postgresql":  # SQLAlchemy 2.1 would pick psycopg 3: not installed
+            return parsed.set(drivername="postgresql+psycopg2").render_as_string(
+                hide_password=False
+            )
         return url
 
     @field_validator("api_workers", mode="before")

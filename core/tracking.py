@@ -1,19 +1,29 @@
-"""Logging a training run to MLflow: params, metrics, data snapshot, artifacts and the model."""
+"""Logging a training run to MLflow: params, metrics, data snapshot, artifacts and the model.
+
+A run that fails ends FAILED at once when MLflow still answers. When MLflow is what failed, the
+run cannot be ended: it stays RUNNING, tagged with the flow run that started it
+(:data:`FLOW_RUN_TAG`), until a later train run finds it with :func:`close_abandoned_runs`.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
 import mlflow
 import pandas as pd
+from mlflow import MlflowClient
+from mlflow.entities import LoggedModelStatus, RunStatus
 from mlflow.models import infer_signature
 
 from core.access import Action, Actor, checks, require
+from core.adapters.mlflow_http import brief_requests
 from core.data.queries import TrainingData
 from core.data.store import catalogue_digest
 from core.evaluate import Evaluation, classification_report
@@ -23,6 +33,7 @@ from core.train import INPUT_COLUMNS, FitResult, TrainConfig
 EXPERIMENT = "rakuten-product-classifier"
 MODEL_ARTIFACT = "model"
 HOLDOUT_TAG = "holdout_digest"
+FLOW_RUN_TAG = "rakuten.flow_run_id"  # the orchestrator's run that logs this one
 CONFUSION_JSON = "evaluation/confusion_matrix.json"
 PER_CLASS_JSON = "evaluation/per_class.json"
 REPORT_TEXT = "evaluation/classification_report.txt"
@@ -31,6 +42,7 @@ MODEL_MODULES = ("__init__.py", "train.py", "features.py", "linear_softmax.py") 
 MODEL_REQUIREMENTS = [
     f"{name}=={version(name)}" for name in ("scikit-learn", "pandas", "numpy", "cloudpickle")
 ]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -52,8 +64,9 @@ def log_training_run(
     *,
     run_name: str,
     actor: Actor,
+    tags: Mapping[str, str] | None = None,
 ) -> LoggedRun:
-    """Record one training run in MLflow.
+    """Record one training run in MLflow; a run that fails is ended FAILED (when MLflow answers).
 
     Args:
         tracking_uri: MLflow tracking URI (server URL, or a local store in tests).
@@ -63,6 +76,7 @@ def log_training_run(
         data: The training snapshot (stage, row count, digest), logged as params and tags.
         run_name: Name shown in MLflow and in the app.
         actor: Who started the run: tagged ``triggered_by`` (its label) and ``rakuten.actor*``.
+        tags: More tags (the flow run's id: :data:`FLOW_RUN_TAG`).
 
     Returns:
         The run id and the logged model's URI.
@@ -73,54 +87,123 @@ def log_training_run(
     require(actor, Action.TRAIN)
     mlflow.set_tracking_uri(tracking_uri)
     _ensure_experiment(tracking_uri)
-    with mlflow.start_run(run_name=run_name) as run:
-        mlflow.set_tags(
-            {
-                "triggered_by": actor.label,
-                "rakuten.actor": actor.subject,
-                "rakuten.actor_via": actor.via,
-                "rakuten.actor_role": actor.role.value,
-                "data_digest": data.digest,
-                HOLDOUT_TAG: catalogue_digest(data.holdout["productid"]),
-            }
+    run = mlflow.start_run(run_name=run_name, tags=dict(tags or {}))
+    try:
+        logged = _log_run(run.info.run_id, config, result, evaluation, data, actor)
+    except BaseException:
+        _end_failed(run.info.run_id)
+        raise
+    mlflow.end_run()
+    return logged
+
+
+def _log_run(
+    run_id: str,
+    config: TrainConfig,
+    result: FitResult,
+    evaluation: Evaluation,
+    data: TrainingData,
+    actor: Actor,
+) -> LoggedRun:
+    """Tags, params, the model, metrics and reports into the active run ``run_id``."""
+    mlflow.set_tags(
+        {
+            "triggered_by": actor.label,
+            "rakuten.actor": actor.subject,
+            "rakuten.actor_via": actor.via,
+            "rakuten.actor_role": actor.role.value,
+            "data_digest": data.digest,
+            HOLDOUT_TAG: catalogue_digest(data.holdout["productid"]),
+        }
+    )
+    mlflow.log_params(
+        {
+            **config.params(),
+            "data_stage_pct": data.stage_bp / 100,
+            "data_rows": len(data.products),
+            "data_digest": data.digest[:16],
+            "holdout_rows": len(data.holdout),
+        }
+    )
+    example = data.holdout[list(INPUT_COLUMNS)].head(5).reset_index(drop=True)
+    signature = infer_signature(example, result.pipeline.predict(example))
+    with tempfile.TemporaryDirectory() as code_dir:
+        info = mlflow.sklearn.log_model(
+            result.pipeline,
+            name=MODEL_ARTIFACT,
+            signature=signature,
+            input_example=example,
+            # The pipeline's first step lives in core/: ship it, so the model loads anywhere.
+            code_paths=[str(_model_code(Path(code_dir)))],
+            # MLflow's default (skops) took ~110 s and 59 MB for the full-size pipeline here;
+            # cloudpickle takes 0.3 s and 7 MB. Models come only from our own runs.
+            serialization_format="cloudpickle",
+            # Inferring requirements loads the model in a subprocess: ~6 s for nothing.
+            pip_requirements=MODEL_REQUIREMENTS,
         )
-        mlflow.log_params(
-            {
-                **config.params(),
-                "data_stage_pct": data.stage_bp / 100,
-                "data_rows": len(data.products),
-                "data_digest": data.digest[:16],
-                "holdout_rows": len(data.holdout),
-            }
+    # After log_model, and linked to its model in the same request: log_model re-reads every
+    # metric already on the run to link it (one request per metric, ~1.5 s for 30 metrics).
+    mlflow.log_metrics(
+        {
+            **evaluation.metrics(),
+            "fit_seconds": result.fit_seconds,
+            "data_loaded_pct": 100 * data.loaded_share,
+        },
+        model_id=info.model_id,
+    )
+    _log_evaluation(evaluation)
+    return LoggedRun(run_id=run_id, model_uri=info.model_uri, model_id=info.model_id)
+
+
+def _end_failed(run_id: str) -> None:
+    """End the active run FAILED, trying once: MLflow may be what failed.
+
+    The run leaves this process's stack either way (MLflow pops it before asking the server), so
+    the next run of the same process starts clean.
+    """
+    try:
+        with brief_requests():
+            mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))
+    except Exception as exc:  # the failure being reported matters more than this one
+        log.warning(
+            "MLflow run %s stays RUNNING for now (%s); the next train run marks it FAILED",
+            run_id,
+            type(exc).__name__,
         )
-        example = data.holdout[list(INPUT_COLUMNS)].head(5).reset_index(drop=True)
-        signature = infer_signature(example, result.pipeline.predict(example))
-        with tempfile.TemporaryDirectory() as code_dir:
-            info = mlflow.sklearn.log_model(
-                result.pipeline,
-                name=MODEL_ARTIFACT,
-                signature=signature,
-                input_example=example,
-                # The pipeline's first step lives in core/: ship it, so the model loads anywhere.
-                code_paths=[str(_model_code(Path(code_dir)))],
-                # MLflow's default (skops) took ~110 s and 59 MB for the full-size pipeline here;
-                # cloudpickle takes 0.3 s and 7 MB. Models come only from our own runs.
-                serialization_format="cloudpickle",
-                # Inferring requirements loads the model in a subprocess: ~6 s for nothing.
-                pip_requirements=MODEL_REQUIREMENTS,
-            )
-        # After log_model, and linked to its model in the same request: log_model re-reads every
-        # metric already on the run to link it (one request per metric, ~1.5 s for 30 metrics).
-        mlflow.log_metrics(
-            {
-                **evaluation.metrics(),
-                "fit_seconds": result.fit_seconds,
-                "data_loaded_pct": 100 * data.loaded_share,
-            },
-            model_id=info.model_id,
-        )
-        _log_evaluation(evaluation)
-        return LoggedRun(run_id=run.info.run_id, model_uri=info.model_uri, model_id=info.model_id)
+
+
+def close_abandoned_runs(tracking_uri: str, is_over: Callable[[str], bool]) -> list[str]:
+    """Mark FAILED the training runs that an earlier flow run left RUNNING when MLflow went away.
+
+    A run qualifies when it is still RUNNING, carries :data:`FLOW_RUN_TAG` and ``is_over`` says
+    that flow run has ended; its logged models still PENDING (an upload cut off) end FAILED too.
+    Runs without the tag (logged outside a flow) are left alone: nothing says they are over.
+
+    Args:
+        tracking_uri: MLflow tracking URI.
+        is_over: Whether the flow run with this id has ended (the orchestrator knows).
+
+    Returns:
+        The ids of the runs it ended.
+    """
+    client = MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    if experiment is None:
+        return []
+    ids = [experiment.experiment_id]
+    closed = []
+    for run in client.search_runs(ids, "attributes.status = 'RUNNING'", max_results=100):
+        owner = run.data.tags.get(FLOW_RUN_TAG)
+        if not owner or not is_over(owner):
+            continue
+        run_id = run.info.run_id
+        for model in client.search_logged_models(ids, f"source_run_id = '{run_id}'"):
+            if model.status == LoggedModelStatus.PENDING:
+                client.finalize_logged_model(model.model_id, LoggedModelStatus.FAILED)
+        client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
+        log.info("MLflow run %s, abandoned by flow run %s, marked FAILED", run_id, owner)
+        closed.append(run_id)
+    return closed
 
 
 def _log_evaluation(evaluation: Evaluation) -> None:

@@ -38,6 +38,9 @@ class FakeFlowRunner(FlowRunner):
     def ui_url(self) -> str:
         return "http://prefect.test"
 
+    def ping(self) -> None:
+        self._check()
+
     def trigger(self, deployment: str, parameters: dict[str, Any]) -> FlowRunInfo:
         self._check()
         self.triggered.append((deployment, parameters))

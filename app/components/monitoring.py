@@ -3,7 +3,7 @@ and deployments, the traffic simulator (service health: :mod:`app.components.ser
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from html import escape
 
@@ -230,3 +230,20 @@ def deployments_table(
         ):
             pressed = deployment
     return pressed
+
+
+def unread_schedules(schedules: Mapping[str, str], why: str) -> None:
+    """The project's scheduled deployments (name → cron) while Prefect cannot be read: what is
+    configured, and their pause/resume button disabled with ``why`` rather than hidden."""
+    for deployment, cron in schedules.items():
+        name, schedule, runs, action = st.columns([2, 2, 3, 1])
+        name.markdown(f"**{deployment}**")
+        schedule.markdown(f"`{cron}` (UTC) · as configured")
+        runs.markdown("state unknown: Prefect cannot be read")
+        action.button(
+            "Pause / resume",
+            key=f"pause-{deployment}",
+            icon=":material/pause:",
+            disabled=True,
+            help=why,
+        )

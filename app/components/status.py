@@ -117,10 +117,10 @@ def drift_card(latest: DriftCheck | None) -> StatusCard:
     )
 
 
-def flow_runs_card(runs: list[FlowRunInfo] | None) -> StatusCard:
-    """The latest flow run and its state (``runs`` is None when Prefect is unreachable)."""
+def flow_runs_card(runs: list[FlowRunInfo] | None, error: str = "") -> StatusCard:
+    """The latest flow run and its state (``runs`` is None when Prefect is unreachable: why)."""
     if runs is None:
-        return StatusCard("Last flow run", "—", "Prefect unreachable", "error")
+        return StatusCard("Last flow run", "—", error or "Prefect unreachable", "error")
     if not runs:
         return StatusCard("Last flow run", "none yet", "flows run from the Training page", "idle")
     last = runs[0]

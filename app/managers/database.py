@@ -82,7 +82,7 @@ class Database:
                 "RAKUTEN_DATABASE_URL at a running database (see .env.example)."
             ) from exc
         except (SQLAlchemyError, self._engine.dialect.loaded_dbapi.Error, OSError) as exc:
-            # The PostgreSQL bulk import talks to the driver directly, hence the DBAPI errors.
+            # A driver error that no SQLAlchemy call wrapped (the bulk import wraps its own).
             raise ManagerError(f"Database error on {self.url}: {_first_line(exc)}") from exc
 
 

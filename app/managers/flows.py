@@ -56,6 +56,15 @@ class PrefectManager:
         """The Prefect UI."""
         return self._runner.ui_url
 
+    def unavailable(self) -> str | None:
+        """Why flows cannot start now (no answer to a quick health check), or None: ask it first."""
+        try:  # a hung server is then remembered: the page's other Prefect calls fail at once
+            with _translated():
+                self._runner.ping()
+        except ManagerError as exc:
+            return str(exc)
+        return None
+
     @checks(
         Action.TRAIN, Action.MONITOR, Action.INITIALIZE, Action.LOAD_NEXT_BATCH, Action.RUN_FLOW
     )

@@ -9,7 +9,7 @@ from app.bootstrap import current_actor, get_managers, require_identity
 from app.components.flow_runs import follow_run
 from app.components.infrastructure import tool_buttons
 from app.components.models import promotion_log_table, run_detail_panel, runs_panel
-from app.components.permissions import reason, refusals
+from app.components.permissions import explain, reason, refusals
 from app.components.registry import change_message, promotion_actions, registry_panel
 from app.components.training import train_form
 from app.managers.errors import ManagerError
@@ -35,9 +35,12 @@ except ManagerError as exc:
     st.error(str(exc))
     st.stop()
 
+prefect_down = prefect.unavailable()  # asked first: a hung Prefect is then waited for once
 with st.container(border=True):
     st.subheader("Train a model")
-    request = train_form(loaded_rows, disabled_reason=reason(actor, Action.TRAIN))
+    if prefect_down:
+        st.error(prefect_down)
+    request = train_form(loaded_rows, explain(reason(actor, Action.TRAIN), prefect_down))
 if request is not None:
     try:
         started = prefect.trigger(TRAIN_DEPLOYMENT, request.parameters, actor)

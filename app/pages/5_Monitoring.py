@@ -15,12 +15,18 @@ from app.components.monitoring import (
     run_now_buttons,
     traffic_form,
     traffic_progress,
+    unread_schedules,
 )
-from app.components.permissions import reason
+from app.components.permissions import explain, reason
 from app.components.service_health import render_service_health
 from app.managers.errors import ManagerError
 from core.access.permissions import Action
-from core.flows.names import DAILY_MONITOR_CRON, MONITOR_DEPLOYMENT
+from core.flows.names import (
+    DAILY_MONITOR_CRON,
+    LOAD_DATA_DEPLOYMENT,
+    MONITOR_DEPLOYMENT,
+    WEEKLY_LOAD_CRON,
+)
 from core.service_metrics import health_from_scrapes
 from core.simulate import SCENARIOS, simulated_traffic
 
@@ -50,7 +56,10 @@ except ManagerError as exc:
 drift_overview(checks, traffic)
 
 st.subheader("Run the monitor now")
-if (retrain := run_now_buttons(reason(actor, Action.MONITOR))) is not None:
+prefect_down = prefect.unavailable()  # asked first: a hung Prefect is then waited for once
+if prefect_down:
+    st.error(prefect_down)
+if (retrain := run_now_buttons(explain(reason(actor, Action.MONITOR), prefect_down))) is not None:
     try:
         started = prefect.trigger(MONITOR_DEPLOYMENT, {"retrain": retrain}, actor)
     except ManagerError as exc:
@@ -62,14 +71,22 @@ if run_id := st.session_state.get(state.MONITOR_RUN_ID):
 
 with st.expander("Deployments and schedules", icon=":material/schedule:"):
     try:
-        no_pause = reason(actor, Action.PAUSE_SCHEDULE)
-        if (pressed := deployments_table(prefect.deployments(), no_pause)) is not None:
+        deployments = prefect.deployments()
+    except ManagerError as exc:
+        deployments = []
+        st.error(str(exc))
+        schedules = {LOAD_DATA_DEPLOYMENT: WEEKLY_LOAD_CRON, MONITOR_DEPLOYMENT: DAILY_MONITOR_CRON}
+        unread_schedules(schedules, str(exc))  # their buttons shown, disabled with the reason
+    no_pause = explain(reason(actor, Action.PAUSE_SCHEDULE), prefect_down)
+    if (pressed := deployments_table(deployments, no_pause)) is not None:
+        try:
             prefect.set_paused(pressed.name, not pressed.paused, actor)
+        except ManagerError as exc:
+            st.error(str(exc))
+        else:
             done = "resumed" if pressed.paused else "paused"
             st.session_state[state.MONITOR_FLASH] = f"{pressed.name} {done}."
             st.rerun()
-    except ManagerError as exc:
-        st.error(str(exc))
 
 if checks:
     st.subheader("Evidently report")

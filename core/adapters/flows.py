@@ -2,8 +2,10 @@
 
 :class:`FlowRunner` is the port; :class:`PrefectRest` speaks Prefect's REST API directly with short
 timeouts: a page must stay responsive when the server is slow or down, and callers need none of the
-Prefect SDK's global settings. A server started with ``PREFECT_SERVER_API_AUTH_STRING`` is sent the
-same string, as Prefect's own client sends ``PREFECT_API_AUTH_STRING``: ``Basic base64(string)``.
+Prefect SDK's global settings. A server that does not answer is remembered for a few seconds
+(:class:`core.adapters.breaker.CircuitBreaker`), so a page that asks it several things waits once,
+not once per call. A server started with ``PREFECT_SERVER_API_AUTH_STRING`` is sent the same
+string, as Prefect's own client sends ``PREFECT_API_AUTH_STRING``: ``Basic base64(string)``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Protocol
 import requests
 from pydantic import SecretStr
 
+from core.adapters.breaker import CircuitBreaker
 from core.adapters.errors import Missing, Refused, Unreachable
 
 FINISHED = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
@@ -77,6 +80,10 @@ class FlowRunner(Protocol):
         """Where a person opens the orchestrator's own UI."""
         ...
 
+    def ping(self) -> None:
+        """Raise :class:`Unreachable` unless the orchestrator answers now, asked quickly."""
+        ...
+
     def trigger(self, deployment: str, parameters: dict[str, Any]) -> FlowRunInfo:
         """Create a flow run of ``flow/deployment`` with ``parameters``; a worker picks it up."""
         ...
@@ -103,13 +110,24 @@ class FlowRunner(Protocol):
 
 
 class PrefectRest(FlowRunner):
-    """A Prefect server's REST API at ``api_url`` (``…/api``)."""
+    """A Prefect server's REST API at ``api_url`` (``…/api``): a call waits ``connect_timeout``
+    to connect, then ``timeout`` for the answer; a probe (:meth:`ping`) ``probe_timeout`` for each;
+    after a call that waited in vain, calls fail at once for ``cooldown`` s, then one probes."""
 
     def __init__(
-        self, api_url: str, timeout: float = 5.0, auth_string: SecretStr | None = None
+        self,
+        api_url: str,
+        timeout: float = 5.0,
+        auth_string: SecretStr | None = None,
+        *,
+        connect_timeout: float = 2.0,
+        probe_timeout: float = 2.0,
+        cooldown: float = 10.0,
     ) -> None:
         self.api_url = api_url.rstrip("/")
-        self._timeout = timeout
+        self._timeouts = (connect_timeout, timeout)
+        self._probe_timeouts = (probe_timeout, probe_timeout)
+        self._breaker = CircuitBreaker(cooldown)
         self._http = requests.Session()
         secret = auth_string.get_secret_value() if auth_string else ""
         self._signs_in = bool(secret)
@@ -121,6 +139,12 @@ class PrefectRest(FlowRunner):
     def ui_url(self) -> str:
         """The Prefect UI."""
         return self.api_url.removesuffix("/api")
+
+    def ping(self) -> None:
+        """Raise :class:`Unreachable` unless Prefect's health check answers within the probe
+        timeout (at once while it is remembered as not answering)."""
+        self._breaker.before_call()
+        self._send("GET", "/health", probe=True)
 
     def trigger(self, deployment: str, parameters: dict[str, Any]) -> FlowRunInfo:
         """Create a flow run of ``flow/deployment``; the worker picks it up."""
@@ -196,14 +220,10 @@ class PrefectRest(FlowRunner):
         return {f["id"]: f["name"] for f in found}
 
     def _call(self, method: str, path: str, body: Any = None, what: str = "") -> Any:
-        url = f"{self.api_url}{path}"
+        if self._breaker.before_call():  # let through after a cooldown: a quick probe first
+            self._send("GET", "/health", probe=True)
         for pause in (0.2, 0.5, None):
-            try:
-                response = self._http.request(method, url, json=body, timeout=self._timeout)
-            except requests.RequestException as exc:
-                raise Unreachable(
-                    f"Prefect not reachable at {self.api_url} ({type(exc).__name__})."
-                ) from exc
+            response = self._send(method, path, body)
             # 503: Prefect's "retry me" (its SQLite database was busy; nothing was written), which
             # its own clients retry too.
             if response.status_code != 503 or pause is None:
@@ -224,6 +244,22 @@ class PrefectRest(FlowRunner):
                 f"Prefect at {self.api_url} answered {response.status_code}: {_detail(response)}"
             )
         return response.json() if response.content else None
+
+    def _send(
+        self, method: str, path: str, body: Any = None, probe: bool = False
+    ) -> requests.Response:
+        """One request; no answer (refused, reset, timed out) is :class:`Unreachable`."""
+        timeout = self._probe_timeouts if probe else self._timeouts
+        start = time.monotonic()
+        try:
+            response = self._http.request(method, self.api_url + path, json=body, timeout=timeout)
+        except requests.RequestException as exc:
+            message = f"Prefect not reachable at {self.api_url} ({type(exc).__name__})."
+            waited = time.monotonic() - start
+            self._breaker.failed(message, waited, isinstance(exc, requests.Timeout))
+            raise Unreachable(message) from exc
+        self._breaker.answered()
+        return response
 
 
 def _detail(response: requests.Response) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,13 +24,13 @@ from mlflow.exceptions import MlflowException
 from pydantic import SecretStr
 
 from core.access import Actor
-from core.adapters.errors import Missing, Unreachable
+from core.adapters.errors import AdapterError, Missing, Unreachable
 from core.adapters.mlflow_http import Caller, mlflow_error, use_credentials, use_http_policy
 from core.adapters.model_refs import RunRecord, VersionRef
 from core.data.queries import TrainingData
 from core.evaluate import Evaluation
 from core.registry import CHALLENGER, CHAMPION, MODEL_NAME, VersionInfo
-from core.tracking import EXPERIMENT, HOLDOUT_TAG, LoggedRun, log_training_run
+from core.tracking import EXPERIMENT, HOLDOUT_TAG, LoggedRun, close_abandoned_runs, log_training_run
 from core.train import FitResult, TrainConfig
 
 
@@ -68,6 +68,10 @@ class ModelStore(Protocol):
         """Record a training run (params, metrics, artifacts, model), tagged with who ran it."""
         ...
 
+    def close_abandoned_runs(self, is_over: Callable[[str], bool]) -> list[str]:
+        """End FAILED the runs left RUNNING by flow runs now over (``is_over``); their ids."""
+        return []  # a store whose runs always end has none
+
     def versions(self) -> list[VersionInfo]:
         """Every registered version, newest first, with aliases and headline scores."""
         ...
@@ -98,21 +102,27 @@ class ModelStore(Protocol):
 
 
 def model_store(
-    tracking_uri: str, caller: Caller, username: str = "", password: SecretStr | None = None
+    tracking_uri: str,
+    caller: Caller,
+    username: str = "",
+    password: SecretStr | None = None,
+    run_tags: Mapping[str, str] | None = None,
 ) -> MlflowModelStore:
     """The store at ``tracking_uri``, with the HTTP policy of ``caller`` applied and MLflow's
-    client signing in as ``username`` (``RAKUTEN_MLFLOW_USERNAME``) when one is given."""
+    client signing in as ``username`` (``RAKUTEN_MLFLOW_USERNAME``) when one is given; every run
+    it logs carries ``run_tags``."""
     use_http_policy(caller)
     use_credentials(username, password or SecretStr(""))
-    return MlflowModelStore(tracking_uri)
+    return MlflowModelStore(tracking_uri, run_tags)
 
 
 class MlflowModelStore(ModelStore):
     """The MLflow tracking server (or a local store: ``sqlite:///…``) at ``uri``."""
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, run_tags: Mapping[str, str] | None = None) -> None:
         self.uri = uri
         self._client = MlflowClient(uri, registry_uri=uri)
+        self._run_tags = dict(run_tags or {})
 
     def check_reachable(self) -> None:
         # The MLflow client retries a dead server for a while; one quick look first keeps
@@ -157,8 +167,19 @@ class MlflowModelStore(ModelStore):
     ) -> LoggedRun:
         with self._speaking():
             return log_training_run(
-                self.uri, config, result, evaluation, data, run_name=run_name, actor=actor
+                self.uri,
+                config,
+                result,
+                evaluation,
+                data,
+                run_name=run_name,
+                actor=actor,
+                tags=self._run_tags,
             )
+
+    def close_abandoned_runs(self, is_over: Callable[[str], bool]) -> list[str]:
+        with self._speaking():
+            return close_abandoned_runs(self.uri, is_over)
 
     def versions(self) -> list[VersionInfo]:
         with self._speaking():
@@ -203,9 +224,17 @@ class MlflowModelStore(ModelStore):
             created = self._client.create_model_version(
                 MODEL_NAME, logged.model_uri, run_id=logged.run_id, model_id=logged.model_id
             )
-            version = int(created.version)
-            self._client.set_registered_model_alias(MODEL_NAME, CHALLENGER, str(version))
-            return version
+        version = int(created.version)
+        try:
+            with self._speaking():
+                self._client.set_registered_model_alias(MODEL_NAME, CHALLENGER, str(version))
+        except AdapterError as exc:
+            # A version exists only once its model is fully logged, so this one is complete: it
+            # stays (deleting it would need the MLflow that just failed), and the error names it.
+            raise type(exc)(
+                f"{exc} — version {version} was registered but is not the challenger"
+            ) from exc
+        return version
 
     def set_alias(self, alias: str, version: int) -> None:
         with self._speaking():

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, Table, delete, insert
+from sqlalchemy.exc import DBAPIError
 
 from core.access import Action, Actor, audited, checks
 from core.access.audit_store import SqlAuditLog
@@ -246,15 +247,31 @@ def _bulk_insert(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
         # Quote every text field: COPY reads a bare carriage return as the end of a row.
         frame.to_csv(buffer, index=False, header=False, quoting=csv.QUOTE_NONNUMERIC)
         buffer.seek(0)
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.copy_expert(
-                f"COPY {table.name} ({', '.join(columns)}) FROM STDIN "
-                # An unquoted empty CSV field means NULL to COPY; an empty description is "".
-                "WITH (FORMAT csv, FORCE_NOT_NULL (designation, description))",
-                buffer,
-            )
-        finally:
-            cursor.close()
+        statement = (
+            f"COPY {table.name} ({', '.join(columns)}) FROM STDIN "
+            # An unquoted empty CSV field means NULL to COPY; an empty description is "".
+            "WITH (FORMAT csv, FORCE_NOT_NULL (designation, description))"
+        )
+        _copy(conn, statement, buffer)
         return
     conn.execute(insert(table), frame.to_dict("records"))
+
+
+def _copy(conn: Connection, statement: str, buffer: io.StringIO) -> None:
+    dbapi_connection = conn.connection.dbapi_connection
+    cursor = dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.copy_expert(statement, buffer)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        # SQLAlchemy never saw this call: tell it what the driver said, so that a lost connection
+        # is discarded rather than pooled (and its rollback not tried), and the error is the same
+        # as any statement's.
+        lost = conn.dialect.is_disconnect(exc, dbapi_connection, cursor)
+        if lost:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(
+            statement, None, exc, conn.dialect.loaded_dbapi.Error, connection_invalidated=lost
+        ) from exc
+    finally:
+        if not cursor.closed and not dbapi_connection.closed:  # type: ignore[union-attr]
+            cursor.close()

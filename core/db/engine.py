@@ -18,16 +18,24 @@ from core.db.tables import ADDED_COLUMNS, metadata
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_S = 30
+# The longest the app, the CLI and the flows wait for one answer of PostgreSQL. Their longest
+# statements (the COPY of a full catalogue, the 40 % initial load, a load waiting for an import's
+# lock) take about a second; an answer later than this means the server or the route is gone.
+ANSWER_TIMEOUT_S = 20.0
+ANSWER_GRACE_S = 2.0  # past a statement_timeout, the server's own cancel should have come back
 
 
-def make_engine(url: str, *, timeout: float | None = None) -> Engine:
+def make_engine(
+    url: str, *, timeout: float | None = None, answer_timeout: float | None = None
+) -> Engine:
     """Build an engine for ``url`` (no connection is opened yet).
 
     SQLite gets WAL (readers never wait for the loader), a busy timeout (a second writer waits
     for the first instead of failing) and connections usable from Streamlit's script threads.
-    PostgreSQL gets a short connect timeout so an outage is reported in seconds, not minutes, and
+    PostgreSQL gets a short connect timeout so an outage is reported in seconds, not minutes;
     TCP keepalives plus a TCP user timeout, so a connection whose peer vanished fails instead of
-    waiting forever.
+    waiting forever; and a deadline on every answer (:mod:`core.db.answer_deadline`) for a peer
+    that is still there but no longer answers (a stalled route or server).
 
     Args:
         url: SQLAlchemy database URL.
@@ -35,6 +43,10 @@ def make_engine(url: str, *, timeout: float | None = None) -> Engine:
             ``statement_timeout``, SQLite's busy timeout); ``None`` keeps the defaults (no
             statement timeout, 30 s busy timeout). The API's inference-log writer sets it: a
             write that cannot finish soon is better retried than waited for.
+        answer_timeout: PostgreSQL (psycopg2) only: seconds a connection waits for any one
+            answer of the server (a statement, a lock wait, a commit) before it is shut down and
+            the call fails as a lost connection. Default: ``timeout`` plus
+            :data:`ANSWER_GRACE_S`, or :data:`ANSWER_TIMEOUT_S` without a ``timeout``.
 
     Returns:
         The engine.
@@ -46,6 +58,13 @@ def make_engine(url: str, *, timeout: float | None = None) -> Engine:
         connect_args = {"check_same_thread": False, "timeout": busy}
     elif parsed.get_backend_name() == "postgresql":
         connect_args = _postgresql_args(timeout)
+        if parsed.get_driver_name() == "psycopg2":
+            if answer_timeout is None:
+                answer_timeout = ANSWER_TIMEOUT_S if timeout is None else timeout + ANSWER_GRACE_S
+            # Imported here: an SQLite-only installation never loads the PostgreSQL driver.
+            from core.db.answer_deadline import connection_factory
+
+            connect_args["connection_factory"] = connection_factory(answer_timeout)
     engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -74,7 +74,7 @@ class ConnectionWatchdog:
         with self._lock:
             connections = list(self._connections.values())
         for connection in connections:
-            _abort(connection)
+            abort_connection(connection)
 
     def _opened(self, dbapi_connection: Any, _record: Any) -> None:
         with self._lock:
@@ -88,7 +88,8 @@ class ConnectionWatchdog:
             self._connections.pop(id(dbapi_connection), None)
 
 
-def _abort(connection: Any) -> None:
+def abort_connection(connection: Any) -> None:
+    """Make every blocked call on ``connection`` (psycopg2 or sqlite3) fail now."""
     if isinstance(connection, sqlite3.Connection):
         with contextlib.suppress(Exception):  # closed already, or bound to its own thread
             connection.interrupt()

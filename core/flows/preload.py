@@ -6,6 +6,9 @@ already imported, and MLflow's map of the installed distributions already built 
 model's requirements against the environment, at ``log_model``'s save and again when it reloads
 the model to validate the input example, otherwise builds it in every run: ~0.4 s idle, 1-2 s on
 a busy machine).
+
+It also ties the fork server and its runs to the worker's life
+(:func:`core.flows.warm.bind_to_worker`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from mlflow.utils.requirements_utils import warn_dependency_requirement_mismatch
 import core.flows.data  # noqa: F401
 import core.flows.monitor  # noqa: F401
 import core.flows.train  # noqa: F401
+from core.flows.warm import bind_to_worker
 from core.tracking import MODEL_REQUIREMENTS
 
 IMPORTED_BY = os.getpid()  # forks check that their parent did the importing
@@ -30,3 +34,5 @@ try:
     warn_dependency_requirement_mismatches(MODEL_REQUIREMENTS)
 except Exception:  # noqa: BLE001  # an error here would kill the fork server, not one run
     logging.getLogger(__name__).warning("Could not warm MLflow's requirements check", exc_info=True)
+
+bind_to_worker()  # a run left behind by a killed worker would run on, shown Running for good

@@ -1,17 +1,29 @@
-"""The train flow: snapshot → fit → evaluate → log → register → promote when the gate passes."""
+"""The train flow: snapshot → fit → evaluate → log → register → promote when the gate passes.
+
+MLflow going away during a run fails the run with a message that says so, what the run left
+behind and what to do (the Training page shows it): checked before the fit and before logging, so
+a dead server costs no fit and leaves no run; cut off while logging, the run ends FAILED (or, if
+MLflow cannot hear it, the next train run marks it so); a version is only created from a fully
+logged model, and the champion alias moves last, after the promotion gate read the registry.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, ParamSpec, TypeVar
+from uuid import UUID
 
 from prefect import Task, flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
+from prefect.exceptions import ObjectNotFound
+from prefect.runtime import flow_run
 from sqlalchemy import Engine
 
 from core.access import Action, Actor, audited
 from core.access.audit_store import SqlAuditLog
+from core.adapters.errors import AdapterError, Unreachable
 from core.adapters.model_store import ModelStore, model_store
 from core.adapters.predictor import HttpPredictor
 from core.data.queries import TrainingData, training_data
@@ -19,7 +31,7 @@ from core.db.engine import ensure_schema, make_engine
 from core.evaluate import Evaluation, evaluate
 from core.promotion import PromotionRefused
 from core.settings import Settings, get_settings
-from core.tracking import LoggedRun
+from core.tracking import FLOW_RUN_TAG, LoggedRun
 from core.train import FitResult, TrainConfig, TrainingError, fit
 from core.usecases.promotion import promote_and_serve
 
@@ -96,8 +108,15 @@ def log_task(
     run_name: str,
     actor: Actor,
 ) -> LoggedRun:
-    logged = store.log_run(config, result, evaluation, data, run_name=run_name, actor=actor)
-    get_run_logger().info("Logged MLflow run %s", logged.run_id)
+    logger = get_run_logger()
+    try:
+        store.check_reachable()  # gone during the fit: say so now, with no run created
+        for run_id in store.close_abandoned_runs(flow_run_over):
+            logger.info("Marked MLflow run %s FAILED: an earlier run lost MLflow", run_id)
+        logged = store.log_run(config, result, evaluation, data, run_name=run_name, actor=actor)
+    except AdapterError as exc:
+        raise _failed(exc, "the run was not fully logged and nothing was registered") from exc
+    logger.info("Logged MLflow run %s", logged.run_id)
     return logged
 
 
@@ -110,7 +129,10 @@ def register_task(
     auto_promote: bool,
     actor: Actor,
 ) -> tuple[int, bool, str, str]:
-    version = store.register(logged)
+    try:
+        version = store.register(logged)
+    except AdapterError as exc:
+        raise _failed(exc, f"run {logged.run_id} is logged; the champion did not change") from exc
     logger = get_run_logger()
     logger.info("Registered version %s as challenger", version)
     if not auto_promote:
@@ -131,9 +153,34 @@ def register_task(
         # Training succeeded; the gate (or a promotion made meanwhile) said no.
         logger.info("Not promoted: %s", exc)
         return version, False, str(exc), ""
+    except AdapterError as exc:
+        left = f"version {version} is the challenger; the champion did not change"
+        raise _failed(exc, left, "Promote it from the Training page") from exc
     logger.info("Promoted version %s to champion (%s)", version, change.promotion.reason)
     logger.info("Predictor API: %s", change.serving)
     return version, True, change.promotion.reason, change.serving
+
+
+def flow_run_over(flow_run_id: str) -> bool:
+    """Whether the orchestrator's flow run ``flow_run_id`` has ended (unknown to it: it has).
+
+    Unanswered, the answer is no: an MLflow run is only marked FAILED when its flow run is known
+    to be over.
+    """
+    try:
+        with get_client(sync_client=True) as client:
+            state = client.read_flow_run(UUID(flow_run_id)).state
+    except ObjectNotFound:
+        return True
+    except Exception:  # the orchestrator not answering, an id not its own: not known to be over
+        return False
+    return state is None or state.is_final()
+
+
+def _failed(exc: AdapterError, left: str, then: str = "Train again") -> AdapterError:
+    """``exc`` (same type) with what the run left behind and, for an outage, what to do."""
+    advice = f" {then} once MLflow answers." if isinstance(exc, Unreachable) else ""
+    return type(exc)(f"{exc}: {left}.{advice}")
 
 
 @flow(name="train", log_prints=True)
@@ -158,14 +205,23 @@ def train_flow(
     config = config or TrainConfig()
     who = Actor.flow("train", Actor.from_params(actor) if actor else None)
     settings = get_settings()
+    this_run = flow_run.get_id()  # tags the MLflow run: a later run can tell it was abandoned
     store = model_store(
-        settings.mlflow_tracking_uri, "flow", settings.mlflow_username, settings.mlflow_password
+        settings.mlflow_tracking_uri,
+        "flow",
+        settings.mlflow_username,
+        settings.mlflow_password,
+        {FLOW_RUN_TAG: this_run} if this_run else None,
     )
     engine = make_engine(settings.database_url)
     params = {**config.model_dump(), "auto_promote": auto_promote, "run_name": run_name}
     try:
         ensure_schema(engine)
         with audited(SqlAuditLog(engine), who, Action.TRAIN, target="model", params=params):
+            try:
+                store.check_reachable()  # before the fit, which would be lost
+            except AdapterError as exc:
+                raise _failed(exc, "nothing was trained") from exc
             data = snapshot_task(engine)
             result = fit_task(config, data)
             evaluation = evaluate_task(result, data)

@@ -15,6 +15,11 @@ the flow's function by value, without the module globals its string annotations 
 module with ``from __future__ import annotations`` then fails to validate its parameters), when
 the fork has the real one already imported.
 
+A killed worker takes its runs with it (:func:`bind_to_worker`): otherwise ``kill -9`` of the
+worker, or the kernel's OOM killer, leaves the fork server and every run it forked running on as
+orphans, and Prefect shows those runs as Running for good (:mod:`core.flows.orphans` marks them
+Crashed when the worker starts again).
+
 The seam is private to Prefect (how ``run_flow_in_subprocess`` finds its context); prefect is
 pinned exactly in requirements.txt and ``tests/integration/test_flows.py`` fails if it moves.
 """
@@ -22,12 +27,15 @@ pinned exactly in requirements.txt and ``tests/integration/test_flows.py`` fails
 from __future__ import annotations
 
 import copyreg
+import ctypes
 import importlib
 import multiprocessing
 import multiprocessing.forkserver
 import os
 import pickle
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +46,7 @@ from prefect import Flow, flow_engine
 
 PRELOAD = "core.flows.preload"  # imports what a run needs; see that module
 WARM_UP_TIMEOUT_S = 300.0  # the fork server's imports, on a busy machine
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 class _Multiprocessing:
@@ -61,9 +70,20 @@ def warm_processes() -> Iterator[ForkServerContext]:
     The fork server starts at once and imports :data:`PRELOAD` in the background; a run started
     before it is ready waits for it (no run is lost or started cold).
 
+    Enter it in the worker's main thread, and start runs from there (the Runner's event loop runs
+    there): the fork server dies with the thread that started it (:func:`bind_to_worker`).
+
     Yields:
         The fork-server context (see :func:`warm_up`).
+
+    Raises:
+        RuntimeError: Entered outside the main thread.
     """
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError(
+            "warm_processes() must run in the main thread: the fork server it starts is killed "
+            "when the thread that started it ends."
+        )
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([PRELOAD])
     previous = flow_engine.multiprocessing, copyreg.dispatch_table.get(Flow)
@@ -101,6 +121,49 @@ def warm_up(context: ForkServerContext) -> float:
             "see the worker's log."
         )
     return time.perf_counter() - start
+
+
+def bind_to_worker() -> None:
+    """In the fork server (its preload calls this): die with the worker, and make each run it
+    forks die with the fork server; so a worker killed with SIGKILL leaves no run behind.
+
+    Linux's parent-death signal (``prctl(PR_SET_PDEATHSIG, SIGKILL)``): the kernel itself kills
+    the process when the *thread* that forked it ends, however it ends; a watcher thread in the
+    run (reading a pipe) would act only when it gets the GIL, late in a long fit. The worker
+    starts the fork server from its main thread (:func:`warm_processes`), which lives as long as
+    the worker; the fork server forks runs from its only loop, in its main thread. A run's own
+    children are left alone. The signal is SIGKILL: a run can neither catch nor delay it, and
+    the worker that would record the run's end is gone anyway. Elsewhere than on Linux this does
+    nothing (runs outlive a killed worker, as before).
+
+    Raises:
+        OSError: The kernel refused the setting.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    # A worker gone before this line cannot be watched any more, but then no run was forked yet
+    # and the fork server ends by itself on reading its "alive" pipe closed (multiprocessing's).
+    _die_with_parent(os.getppid())
+    server = os.getpid()
+    forker = [server]
+
+    def before() -> None:
+        forker[0] = os.getpid()
+
+    def after_in_child() -> None:
+        if forker[0] == server:  # forked by the fork server: a run, not a run's own child
+            _die_with_parent(server)
+
+    os.register_at_fork(before=before, after_in_child=after_in_child)
+
+
+def _die_with_parent(parent: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGKILL), 0, 0, 0) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"prctl(PR_SET_PDEATHSIG) refused: {os.strerror(errno)}")
+    if os.getppid() != parent:  # the parent died before the setting took: nothing would fire
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _reduce_flow(flow: Flow[..., Any]) -> Any:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +24,7 @@ import pytest
 from bench.harness import isolated_env, process_group, wait_http
 from core.serving import local_copy
 from tests.api.conftest import ModelStore
+from tests.mlflow_server import mlflow_server
 from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
@@ -36,19 +36,6 @@ PRODUCTS = [
     {"designation": "Livre de poche — Éditions Gallimard", "description": ""},
     {"designation": "Console de jeux portable", "description": "avec deux manettes"},
 ]
-
-
-@contextlib.contextmanager
-def mlflow_server(store: ModelStore, port: int, folder: Path) -> Iterator[subprocess.Popen[bytes]]:
-    command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--workers", "1"]
-    command += ["--backend-store-uri", store.tracking_uri]
-    env = isolated_env("MLFLOW_", "RAKUTEN_", MLFLOW_DISABLE_TELEMETRY="true")
-    folder.mkdir(exist_ok=True)
-    log = folder / f"mlflow-{time.monotonic_ns()}.log"
-    with process_group(command, cwd=folder, env=env, log=log) as process:
-        wait_http("mlflow server", f"http://127.0.0.1:{port}/health", process, log, 120)
-        yield process
 
 
 @contextlib.contextmanager
@@ -107,7 +94,7 @@ def test_the_api_serves_through_an_mlflow_outage_and_restarts_from_its_local_cop
     registry = f"http://127.0.0.1:{port}"
     var_dir = tmp_path / "var"
     champion = model_store.champion()
-    with mlflow_server(model_store, port, tmp_path / "mlflow") as mlflow:
+    with mlflow_server(model_store.tracking_uri, port, tmp_path / "mlflow") as mlflow:
         with api(var_dir, registry, tmp_path) as url:
             before = answers(url)
             first = health(url)
@@ -139,7 +126,7 @@ def test_the_api_serves_through_an_mlflow_outage_and_restarts_from_its_local_cop
             assert httpx.get(f"{url}/ready", timeout=10).status_code == 200
 
             # MLflow back, on the same store: the registry is the truth again.
-            with mlflow_server(model_store, port, tmp_path / "mlflow"):
+            with mlflow_server(model_store.tracking_uri, port, tmp_path / "mlflow"):
 
                 def recovered() -> bool:
                     now = health(url)

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+import streamlit as st
+from sqlalchemy import Engine, event
+from sqlalchemy.engine import make_url
 from streamlit.testing.v1 import AppTest
 
+from app.managers.database import Database
 from app.managers.dataset import DatasetManager
+from core.db.engine import make_engine
+from core.settings import Settings, get_settings
 from tests.app.conftest import ACTOR, REPO_ROOT, loaded
+from tests.conftest import fresh_pg_database
+from tests.tcp_proxy import TcpProxy
 
 DATASET = str(REPO_ROOT / "app" / "pages" / "2_Dataset.py")
 
@@ -175,3 +186,39 @@ def test_a_new_search_starts_at_page_one(dataset: DatasetManager) -> None:
     at.selectbox(key="dataset_search_code").select(2583).run()
     assert at.number_input(key="dataset_page").value == 1
     assert "page 1 of" in at.main.caption[-1].value
+
+
+@pytest.mark.postgres
+def test_a_database_lost_during_a_click_is_named_on_the_page_then_the_click_works(
+    app_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with fresh_pg_database("rakuten_page") as url, TcpProxy(make_url(url).port or 5432) as proxy:
+        monkeypatch.setenv("RAKUTEN_DATABASE_URL", proxy.url(url))
+        get_settings.cache_clear()
+        st.cache_resource.clear()  # the page builds its managers on the proxied database
+        direct = make_engine(url)
+        checked = DatasetManager(Database(direct), get_settings())
+        loaded(checked)
+        at = page()
+        assert metric(at, "Stage") == "40 %"
+
+        def cut(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            if statement.startswith("LOCK TABLE dataset"):  # the load's first statement
+                proxy.set_mode("refuse")
+
+        event.listen(Engine, "before_cursor_execute", cut)
+        try:
+            button(at, "Load next batch").click().run()
+        finally:
+            event.remove(Engine, "before_cursor_execute", cut)
+        assert not at.exception
+        assert at.error[0].value.startswith(
+            f"Database not reachable at postgresql+psycopg2://postgres@127.0.0.1:{proxy.port}/"
+        )
+        assert checked.status().stage_bp == 4_000 and len(checked.history()) == 1
+
+        proxy.set_mode("pass")
+        button(at, "Load next batch").click().run()
+        assert not at.exception and not at.error
+        assert metric(at, "Stage") == "43 %"
+        direct.dispose()

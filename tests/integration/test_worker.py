@@ -7,8 +7,6 @@ from __future__ import annotations
 import inspect
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,110 +20,43 @@ from prefect.runner import _starter_direct
 from app.managers.flows import PrefectManager
 from core.access import Actor
 from core.adapters.flows import FlowRunInfo, PrefectRest
-from core.data import loading
-from core.data.store import import_products
-from core.data.synthetic import generate_catalogue
-from core.db.engine import ensure_schema, make_engine
 from core.flows.data import load_data_flow
 from core.flows.names import LOAD_DATA_DEPLOYMENT, TRAIN_DEPLOYMENT
-from core.flows.serve import READY
 from core.flows.warm import warm_processes
-from core.settings import REPO_ROOT
-from core.train import TrainConfig
-
-SMALL = TrainConfig(max_features=5_000, word_ngram_max=1)
-# Slow enough to be caught running (a few seconds on 20,000 products), for the crash and the cancel.
-SLOW = TrainConfig(char_ngrams=True, word_ngram_max=3)
-STARTUP_S = 240  # worker imports + fork-server imports, on a shared 2-core machine
+from tests.prefect_stack import (
+    SLOW,
+    SMALL,
+    cmdline,
+    prefect_server,
+    start_worker,
+    stop_worker,
+    wait_for,
+    worker_env,
+)
+from tests.prefect_stack import run_process as run_process_of
 
 
 @pytest.fixture(scope="module")
 def prefect_api() -> Iterator[str]:
-    from prefect.settings import PREFECT_API_URL
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        yield PREFECT_API_URL.value()
+    with prefect_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def worker(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """The worker on a fresh var/ folder with 20,000 products loaded to 40 %."""
     var = tmp_path_factory.mktemp("var")
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("RAKUTEN_", "MLFLOW_"))},
-        "PREFECT_API_URL": prefect_api,
-        "RAKUTEN_VAR_DIR": str(var),
-        "RAKUTEN_DATABASE_URL": f"sqlite:///{var / 'db.sqlite'}",
-        "RAKUTEN_MLFLOW_TRACKING_URI": f"sqlite:///{var / 'mlflow.db'}",
-        "RAKUTEN_API_URL": "http://127.0.0.1:1",  # no API: a promotion's reload says so
-    }
-    engine = make_engine(env["RAKUTEN_DATABASE_URL"])
-    ensure_schema(engine)
-    admin = Actor.local_admin()
-    catalogue = generate_catalogue(20_000, seed=3)
-    import_products(engine, catalogue, source="t", holdout_fraction=0.15, seed=3, actor=admin)
-    loading.initialize(engine, 4_000, admin)
-    engine.dispose()
     log = var / "worker.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "core.flows.serve"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # stopped with everything it started
-        )
+    process = start_worker(worker_env(prefect_api, var), log)
     try:
-        deadline = time.monotonic() + STARTUP_S
-        while READY not in log.read_text():
-            assert process.poll() is None, f"the worker exited:\n{log.read_text()}"
-            assert time.monotonic() < deadline, f"no {READY!r}:\n{log.read_text()}"
-            time.sleep(0.5)
         yield {"process": process, "log": log, "manager": PrefectManager(PrefectRest(prefect_api))}
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-
-
-def wait_for(manager: PrefectManager, run_id: str, *states: str, timeout: float = 180):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = manager.flow_run(run_id)
-        if run.state_type in states:
-            return run
-        time.sleep(0.1)
-    raise AssertionError(f"run {run_id} never reached {states}: {run.state_name}")
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
-def cmdline(pid: int) -> str:
-    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        stop_worker(process)
 
 
 def run_process(worker: dict) -> tuple[int, int]:
     """The flow run's process and its parent (the fork server, a child of the worker)."""
-    for server in children(worker["process"].pid):
-        if "forkserver" in cmdline(server):
-            runs = children(server)
-            if runs:
-                return runs[0], server
-    raise AssertionError("no flow-run process under the worker's fork server")
+    return run_process_of(worker["process"].pid)
 
 
 def test_prefect_still_starts_served_runs_through_the_seam_we_replace() -> None:

@@ -112,7 +112,7 @@ READERS = {
     "RegistryManager": {"versions", "champion", "gate", "promotion_log"},
     # A live prediction is open to everyone (it lands in the inference log, written by the API);
     # simulated traffic (send_traffic) is an operator's.
-    "PrefectManager": {"flow_run", "progress", "recent_runs", "deployments"},
+    "PrefectManager": {"unavailable", "flow_run", "progress", "recent_runs", "deployments"},
     "PrometheusManager": {"service_health"},
     "ServiceManager": {"services", "service", "logs", "links", "tool_links"},
     "LocalServiceManager": {"services", "service", "logs"},

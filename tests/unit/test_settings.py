@@ -30,6 +30,12 @@ def test_environment_overrides_with_the_prefix(monkeypatch: pytest.MonkeyPatch, 
     assert settings.database_backend == "postgresql"
 
 
+def test_a_plain_postgresql_url_gets_the_installed_driver(monkeypatch: pytest.MonkeyPatch) -> None:
+    # SQLAlchemy 2.1 reads postgresql:// as psycopg 3, which is not installed: psycopg2 is.
+    monkeypatch.setenv("RAKUTEN_DATABASE_URL", "postgresql://u:p%40ss@db:5432/rakuten")
+    assert Settings().database_url == "postgresql+psycopg2://u:p%40ss@db:5432/rakuten"
+
+
 @pytest.mark.parametrize(
     ("variable", "value"),
     [("RAKUTEN_HOLDOUT_FRACTION", "0.9"), ("RAKUTEN_APP_PORT", "0"), ("RAKUTEN_MODE", "cloud")],
