@@ -93,6 +93,9 @@ def main() -> None:
             finally:
                 sampler.stop()
             say("make run: stopping …")
+            # The watchdog's "<service> exited (exit code N); restarting …" lines, if any.
+            log = (var_dir / "make-run.log").read_text(errors="replace").splitlines()
+            measured.exits = [line.split(";")[0] for line in log if " exited (exit code " in line]
     publish(report(measured, args, load), SECTION, DOCS if args.publish else None)
     if not passed(measured):
         raise SystemExit("many sessions: a goal was missed (❌ above)")

@@ -146,13 +146,16 @@ def order(session: int) -> list[str]:
 
 async def session(browser: Browser, base_url: str, number: int, rounds: int) -> list[Visit]:
     """One person: opens the app (on the last page of its order), then ``rounds`` times through
-    every page, in the session's own order, by the sidebar."""
+    every page, in the session's own order, by the sidebar; gives up after two pages in a row
+    never rendered (the app is gone: every further page would wait as long)."""
     names = order(number)
     page = await new_page(browser)
     try:
         seen = [await visit(page, base_url, number, names[-1])]
-        for _ in range(rounds):
-            seen += [await click_to(page, number, name) for name in names]
+        for name in names * rounds:
+            if len(seen) >= 2 and seen[-1].ms is None and seen[-2].ms is None:
+                break
+            seen.append(await click_to(page, number, name))
         return seen
     finally:
         await page.context.close()

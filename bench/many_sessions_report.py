@@ -7,7 +7,7 @@ import argparse
 import math
 import os
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -30,6 +30,7 @@ class Measured:
     memory: dict[str, dict[str, float]]  # phase → {"Chromium": MiB, "app": MiB} (peak PSS)
     cpu: dict[str, dict[str, float]]  # phase → CPU seconds by kind of process, "machine", "wall"
     load: dict[str, float]  # phase → mean 1-minute load average while it ran
+    exits: list[str] = field(default_factory=list)  # services that exited (make run's watchdog)
 
 
 def _seconds(visits: list[Visit]) -> list[float]:
@@ -67,8 +68,8 @@ def _listed(texts: Counter[str], limit: int = 5) -> str:
 
 
 def passed(measured: Measured) -> bool:
-    """The goals: every page load rendered, with no exception; every run the operator started
-    (at least one train run and one drift check) completed."""
+    """The goals: every page rendered, with no exception; every run the operator started (at
+    least one train run and one drift check) completed; no service of the stack exited."""
     visits = measured.single + measured.team
     flows = {run.flow for run in measured.operator.runs}
     return (
@@ -76,6 +77,7 @@ def passed(measured: Measured) -> bool:
         and flows == {"train", "monitor"}
         and all(run.state == "Completed" for run in measured.operator.runs)
         and not measured.operator.problems
+        and not measured.exits
     )
 
 
@@ -201,6 +203,9 @@ def report(measured: Measured, args: argparse.Namespace, load: float) -> str:
             f"{len(m.team) / m.team_s * 60:.0f} with {n} ({m.team_s:.0f} s for phase 2)",
             *_problems(m.single, m.team),
             *_runs(m.operator),
+            f"- goal: no service exited (`make run`'s watchdog restarts one that does): "
+            f"{len(m.exits)} {check(not m.exits)}"
+            + (f" — {'; '.join(m.exits)}" if m.exits else ""),
             f"- memory, peak PSS (Chromium: every process of the browser; app: the Streamlit "
             f"server's process group): 1 session {mem['single']}; {n} sessions {mem['team']}",
             f"- CPU seconds, phase 1: {_cpu(m.cpu.get('single', {}))}",

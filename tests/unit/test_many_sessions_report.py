@@ -90,12 +90,17 @@ def _stuck_run(m: Measured) -> None:
     m.operator.problems.append("train run ('dancing-cat', 'Running') not finished")
 
 
+def _app_killed(m: Measured) -> None:
+    m.exits.append("app exited (exit code -9)")
+
+
 BROKEN: dict[str, Callable[[Measured], None]] = {
     "an exception on a page": _exception,
     "a page never rendered": _timeout,
     "a train run failed": _failed_train,
     "no drift check ran": _no_drift_check,
     "a run never ended": _stuck_run,
+    "a service exited": _app_killed,
 }
 
 
@@ -115,6 +120,14 @@ def test_a_page_never_rendered_counts_as_the_slowest_not_as_missing() -> None:
     section = report(measured, ARGS, load=0.5)
     assert "p95 over every page: 16.00 s with 1 session, > 300 s with 20 (–)" in section
     assert "pages not rendered within 300 s: 1 ❌" in section
+
+
+def test_a_service_that_exited_is_named() -> None:
+    measured = _healthy()
+    _app_killed(measured)
+    section = report(measured, ARGS, load=0.5)
+    assert "no service exited (`make run`'s watchdog restarts one that does): 1 ❌" in section
+    assert "— app exited (exit code -9)" in section
 
 
 def test_the_exceptions_seen_are_named_in_the_report() -> None:
