@@ -26,6 +26,7 @@ from core.data.categories import CATEGORY_BY_CODE
 from core.registry import CHAMPION, MODEL_NAME
 from core.serving import local_copy
 from core.serving.compiled import CompiledModel, ProductScorer
+from core.serving.explain import Explanation, NotExplainable, explain_product
 from core.serving.isolated import compile_in_child
 
 if TYPE_CHECKING:
@@ -90,6 +91,19 @@ class ServedModel:
         return self.rank_texts(
             products["designation"].tolist(), products["description"].tolist(), top_k
         )
+
+    def explain(
+        self, designation: str, description: str | None, top: int | None = 10
+    ) -> Explanation:
+        """Why this version gives the product its class (:mod:`core.serving.explain`).
+
+        Raises:
+            NotExplainable: The version has no linear scores (its message names the version).
+        """
+        try:
+            return explain_product(self.scorer, designation, description, top=top)
+        except NotExplainable as exc:
+            raise NotExplainable(f"version {self.version} cannot be explained: {exc}") from exc
 
     def _top(self, probabilities: np.ndarray, top_k: int) -> list[list[Ranked]]:
         n, classes = probabilities.shape

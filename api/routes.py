@@ -17,6 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.batching import MicroBatcher
+from api.explanation import EXPLAINED_TERMS, explanation_out
 from api.limits import screened_route, token_limit
 from api.metrics import ApiMetrics
 from api.model import ChampionFollower, Ranked, ServedModel
@@ -38,6 +39,7 @@ from api.schemas import (
 from api.writer import InferenceLogWriter
 from core.inference_log import InferenceRecord
 from core.registry import CHAMPION
+from core.serving.explain import NotExplainable
 from core.settings import Settings
 
 NO_MODEL = {"model": Problem, "description": "No model loaded yet (the reason is in the detail)"}
@@ -177,14 +179,32 @@ def build_router(services: Services) -> APIRouter:
             raise HTTPException(503, services.follower.last_error)
         return await health()
 
-    @router.post("/predict", tags=["predict"], responses={**INVALID, 503: NO_MODEL})
+    @router.post(
+        "/predict",
+        tags=["predict"],
+        responses={
+            **INVALID,
+            503: NO_MODEL,
+            409: {"model": Problem, "description": "explain: the version cannot be explained"},
+        },
+    )
     async def predict(body: PredictRequest) -> PredictResponse:
-        """Classify one product: the most probable category and the top-k candidates."""
+        """Classify one product: the most probable category and the top-k candidates; with
+        ``explain``, also why (each term's exact contribution to the linear score)."""
         start = time.perf_counter()
         model = services.serving()
         candidates = await services.batcher.rank(
             model, body.designation, body.description or "", body.top_k
         )
+        explanation = None
+        if body.explain:
+            try:
+                found = await run_in_threadpool(
+                    model.explain, body.designation, body.description, EXPLAINED_TERMS
+                )
+            except NotExplainable as exc:
+                raise HTTPException(409, str(exc)) from exc
+            explanation = explanation_out(found)
         request_id = uuid.uuid4().hex
         latency_ms = (time.perf_counter() - start) * 1000
         services.record(model, [body], [candidates], [request_id], latency_ms, "predict")
@@ -192,6 +212,7 @@ def build_router(services: Services) -> APIRouter:
             **_answer(request_id, candidates),
             model=ModelRef(name=model.name, version=model.version),
             latency_ms=latency_ms,
+            explanation=explanation,
         )
 
     @batch.post(

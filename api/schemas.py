@@ -16,6 +16,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from api.explanation import ExplanationOut
 from core.data.limits import MAX_DESCRIPTION, MAX_DESIGNATION
 
 CLASS_COUNT = 27
@@ -108,6 +109,9 @@ class PredictRequest(Product):
     """``POST /predict``: one product and how many candidate classes to return."""
 
     top_k: TopK = 5
+    explain: bool = Field(
+        False, description="Also say why: the terms that pushed the predicted class's score most"
+    )
 
 
 class BatchRequest(BaseModel):
@@ -178,6 +182,9 @@ class PredictResponse(Prediction):
 
     model: ModelRef
     latency_ms: float = Field(description="Time spent in the API, in milliseconds")
+    explanation: ExplanationOut | None = Field(
+        None, description="With explain: the evidence for the predicted class and the runner-up"
+    )
 
 
 class BatchResponse(BaseModel):

@@ -28,6 +28,7 @@ PREDICT_EXAMPLE = "predict_example"
 PREDICT_DESIGNATION = "predict_designation"
 PREDICT_DESCRIPTION = "predict_description"
 PREDICT_LAST = "predict_last"  # the last PredictionResult, kept for the feedback form
+PREDICT_PRODUCT = "predict_product"  # what it was asked about (highlighted by its explanation)
 PREDICT_BATCH = "predict_batch"  # the last batch's results
 PREDICT_UPLOAD = "predict_upload"  # the CSV uploaded for a batch
 PREDICT_FLASH = "predict_flash"

@@ -32,6 +32,7 @@ from core.evaluate import Evaluation
 from core.inference_log import InferenceRecord, write_records
 from core.registry import CHALLENGER, CHAMPION, VersionInfo
 from core.service_metrics import Scrape
+from core.serving.explain import ClassEvidence, Evidence, Explanation
 from core.tracking import CONFUSION_JSON, MODEL_NAME, PER_CLASS_JSON, LoggedRun
 from core.train import FitResult, TrainConfig
 
@@ -213,7 +214,9 @@ class FakePredictor(Predictor):
             self.url, self.version is not None, self.version, NOW, self.last_error, 10.0
         )
 
-    def predict(self, designation: str, description: str = "", top_k: int = 5) -> PredictionResult:
+    def predict(
+        self, designation: str, description: str = "", top_k: int = 5, *, explain: bool = False
+    ) -> PredictionResult:
         self._check()
         (best,) = self._answer([(designation, description)])
         others = [(c, CATEGORY_BY_CODE[c].label_en, 0.1 / (top_k - 1)) for c in (10, 40, 50, 1140)]
@@ -230,6 +233,7 @@ class FakePredictor(Predictor):
             self.version or 0,
             1.5,
             4.0,
+            _explanation(best, designation) if explain else None,
         )
 
     def predict_batch(self, products: list[tuple[str, str]]) -> list[BatchPrediction]:
@@ -297,3 +301,14 @@ class FakePredictor(Predictor):
     def _check(self) -> None:
         if self.down:
             raise Unreachable(f"Predictor API not reachable at {self.url} (ConnectionError)")
+
+
+def _explanation(code: int, designation: str) -> Explanation:
+    """What the fake says about its answer: every word of the title counts 0.5 for it."""
+    words = {word.lower(): 0.5 for word in designation.split()}
+    terms = tuple(Evidence(word, "word", 0.5, 1.0) for word in words)
+    predicted = ClassEvidence(code, 0.5 * len(words) - 1.0, -1.0, terms, 0.0, words)
+    runner_up = ClassEvidence(10, -1.5, -1.0, (Evidence("lot", "word", 0.5, -1.0),), 0.0, {})
+    return Explanation(
+        predicted, runner_up, "multinomial scores: the probabilities are their softmax"
+    )

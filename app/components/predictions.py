@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import state
+from app.components.explanation import render_explanation
 from app.records import ApiHealth, PredictionResult
 from core.data.categories import CODES, label_for
 from core.data.queries import ExampleProduct
@@ -106,11 +107,17 @@ def product_form(examples: Sequence[ExampleProduct] | None) -> ProductInput | No
 
 
 def prediction_panel(
-    result: PredictionResult, champion: int | None, disabled_reason: str | None = None
+    result: PredictionResult,
+    champion: int | None,
+    asked: ProductInput | None = None,
+    disabled_reason: str | None = None,
 ) -> int | None:
-    """The answer, and the form to mark its true category; returns that category when saved
-    (``disabled_reason``: the role feedback needs, shown on the disabled button)."""
+    """The answer, why (when it came with an explanation of ``asked``), and the form to mark its
+    true category; returns that category when saved (``disabled_reason``: the role feedback
+    needs, shown on the disabled button)."""
     render_prediction(result, champion)
+    if result.explanation is not None and asked is not None:
+        render_explanation(result.explanation, asked.designation, asked.description)
     return feedback_picker(result.request_id, result.code, disabled_reason)
 
 

@@ -47,10 +47,12 @@ class PredictionManager:
         with self._translated():
             return self._predictor.health()
 
-    def predict(self, designation: str, description: str = "", top_k: int = 5) -> PredictionResult:
-        """Classify one product."""
+    def predict(
+        self, designation: str, description: str = "", top_k: int = 5, *, explain: bool = False
+    ) -> PredictionResult:
+        """Classify one product; with ``explain``, also why (``result.explanation``)."""
         with self._translated():
-            return self._predictor.predict(designation, description, top_k)
+            return self._predictor.predict(designation, description, top_k, explain=explain)
 
     def predict_batch(self, products: pd.DataFrame, progress: Progress = _quiet) -> pd.DataFrame:
         """Classify every row of ``products`` (``designation``, optional ``description``).

@@ -12,6 +12,7 @@ from app.components.batch import batch_progress, batch_upload, render_batch
 from app.components.permissions import reason
 from app.components.prediction_history import history_filters, history_panel, render_accuracy
 from app.components.predictions import (
+    ProductInput,
     feedback_saved,
     prediction_panel,
     product_form,
@@ -60,17 +61,19 @@ with single:
         st.error("No prediction: the API is not serving a model (see above).")
     elif product is not None:
         try:
-            result = predictions.predict(product.designation, product.description)
+            result = predictions.predict(product.designation, product.description, explain=True)
         except ManagerError as exc:
             st.error(str(exc))
         else:
             st.session_state[state.PREDICT_LAST] = result
+            st.session_state[state.PREDICT_PRODUCT] = product
             # The API logs in batches: let the history below include this prediction (a database
             # problem is reported by the history itself).
             with suppress(ManagerError):
                 inference.wait_until_logged(result.request_id)
     last: PredictionResult | None = st.session_state.get(state.PREDICT_LAST)
-    true_code = prediction_panel(last, champion_version, no_feedback) if last else None
+    asked: ProductInput | None = st.session_state.get(state.PREDICT_PRODUCT)
+    true_code = prediction_panel(last, champion_version, asked, no_feedback) if last else None
     if last is not None and true_code is not None:
         try:
             inference.record_feedback(last.request_id, true_code, actor)

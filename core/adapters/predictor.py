@@ -17,6 +17,7 @@ import requests
 
 from core.adapters.errors import AdapterError, Refused, Unreachable
 from core.service_metrics import Scrape, parse_scrape
+from core.serving.explain import ClassEvidence, Evidence, Explanation
 
 RELOAD_TIMEOUT = 30.0  # a reload may load a model before it answers
 
@@ -52,6 +53,7 @@ class PredictionResult:
     model_version: int
     latency_ms: float  # inside the API
     roundtrip_ms: float  # as the caller saw it
+    explanation: Explanation | None = None  # asked with explain=True
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +76,10 @@ class Predictor(Protocol):
         """Whether the API is up, and which version it serves."""
         ...
 
-    def predict(self, designation: str, description: str = "", top_k: int = 5) -> PredictionResult:
-        """Classify one product."""
+    def predict(
+        self, designation: str, description: str = "", top_k: int = 5, *, explain: bool = False
+    ) -> PredictionResult:
+        """Classify one product; with ``explain``, also why (the terms' contributions)."""
         ...
 
     def predict_batch(self, products: list[tuple[str, str]]) -> list[BatchPrediction]:
@@ -107,13 +111,12 @@ class HttpPredictor(Predictor):
     def health(self) -> ApiHealth:
         return self._health(self._call("GET", "/health", timeout=3))
 
-    def predict(self, designation: str, description: str = "", top_k: int = 5) -> PredictionResult:
+    def predict(
+        self, designation: str, description: str = "", top_k: int = 5, *, explain: bool = False
+    ) -> PredictionResult:
         start = time.perf_counter()
-        body = self._call(
-            "POST",
-            "/predict",
-            {"designation": designation, "description": description, "top_k": top_k},
-        )
+        request = {"designation": designation, "description": description, "top_k": top_k}
+        body = self._call("POST", "/predict", {**request, "explain": True} if explain else request)
         top = pd.DataFrame(body["top_k"], columns=["code", "category", "probability"])
         return PredictionResult(
             request_id=body["request_id"],
@@ -124,6 +127,7 @@ class HttpPredictor(Predictor):
             model_version=body["model"]["version"],
             latency_ms=body["latency_ms"],
             roundtrip_ms=(time.perf_counter() - start) * 1000,
+            explanation=_explanation(body.get("explanation")),
         )
 
     def predict_batch(self, products: list[tuple[str, str]]) -> list[BatchPrediction]:
@@ -208,3 +212,26 @@ def _detail(response: requests.Response) -> str:
         return str(response.json().get("detail", response.reason))
     except ValueError:
         return response.text[:200] or str(response.reason)
+
+
+def _explanation(body: dict[str, Any] | None) -> Explanation | None:
+    """The API's explanation (``api.explanation.ExplanationOut``) as the domain's record."""
+    if not body:
+        return None
+
+    def evidence(part: dict[str, Any]) -> ClassEvidence:
+        return ClassEvidence(
+            code=part["code"],
+            score=part["score"],
+            intercept=part["intercept"],
+            terms=tuple(
+                Evidence(t["term"], t["kind"], t["tfidf"], t["coefficient"]) for t in part["terms"]
+            ),
+            other_terms=part["other_terms"],
+            words={w["word"]: w["contribution"] for w in part["words"]},
+        )
+
+    runner_up = body.get("runner_up")
+    return Explanation(
+        evidence(body["predicted"]), evidence(runner_up) if runner_up else None, body["scores"]
+    )

@@ -53,6 +53,15 @@ class PipelinePredictor:
         self.pipeline = pipeline
         self.classes = np.asarray(pipeline.classes_)
 
+    @functools.cached_property
+    def linear_view(self) -> tuple[CompiledModel, str] | None:
+        """The pipeline's underlying linear scores as a compiled model, and what they are, for
+        explaining a prediction (:mod:`core.serving.explain`); ``None`` when it has none."""
+        try:
+            return linear_view(self.pipeline)
+        except NotCompilable:
+            return None
+
     def predict_proba_products(
         self, designations: Sequence[str | None], descriptions: Sequence[str | None]
     ) -> np.ndarray:
@@ -91,9 +100,7 @@ def compile_pipeline(pipeline: Any) -> CompiledModel:
     text, features, classifier = (step for _, step in pipeline.steps)
     if type(text) is not TextColumns:
         raise NotCompilable(f"unknown text step {_name(text)}")
-    vectorizers = _vectorizers(features)
-    offsets = np.cumsum([0] + [len(v.vocabulary_) for v in vectorizers])
-    weights = tuple(_term_weights(v, int(o)) for v, o in zip(vectorizers, offsets, strict=False))
+    weights = _features(features)
     link, temperature = _link(classifier)
     coef = classifier.coef_
     coef = coef.toarray() if hasattr(coef, "toarray") else np.asarray(coef)
@@ -137,6 +144,13 @@ def verify(
         raise NotCompilable(f"probabilities differ by {worst:.3g} (> {TOLERANCE:g})")
     log.info("compiled model verified on %d products (largest difference %.2g)", len(texts), worst)
     return worst
+
+
+def _features(features: Any) -> tuple[TermWeights, ...]:
+    """The feature step's vectorizers as :class:`TermWeights`, each at its union offset."""
+    vectorizers = _vectorizers(features)
+    offsets = np.cumsum([0] + [len(v.vocabulary_) for v in vectorizers])
+    return tuple(_term_weights(v, int(o)) for v, o in zip(vectorizers, offsets, strict=False))
 
 
 def _vectorizers(features: Any) -> list[TfidfVectorizer]:
@@ -183,6 +197,40 @@ def _term_weights(vectorizer: TfidfVectorizer, offset: int) -> TermWeights:
         norm=vectorizer.norm,
         offset=offset,
     )
+
+
+def linear_view(pipeline: Any) -> tuple[CompiledModel, str]:
+    """A calibrated linear SVM's scores as a compiled model: the mean of its folds' SVMs.
+
+    ``CalibratedClassifierCV`` averages the probabilities of one calibrated SVM per fold, which
+    no linear model reproduces; the mean of the folds' decision functions is linear, though, and
+    is what explaining such a model can state exactly. Its probabilities are not these scores'.
+
+    Raises:
+        NotCompilable: Not a text → features → calibrated linear classifier pipeline.
+    """
+    if not isinstance(pipeline, Pipeline) or len(pipeline.steps) != 3:
+        raise NotCompilable(f"not a text → features → classifier pipeline: {_name(pipeline)}")
+    classifier = pipeline.steps[2][1]
+    folds = [c.estimator for c in getattr(classifier, "calibrated_classifiers_", ())]
+    if not folds or not all(hasattr(f, "coef_") and hasattr(f, "intercept_") for f in folds):
+        raise NotCompilable(f"classifier {_name(classifier)} has no linear scores")
+    coef = np.mean([np.asarray(f.coef_, dtype=np.float64) for f in folds], axis=0)
+    intercept = np.mean([np.asarray(f.intercept_, dtype=np.float64) for f in folds], axis=0)
+    if coef.shape[0] != len(classifier.classes_):
+        raise NotCompilable(f"{coef.shape[0]} score columns for {len(classifier.classes_)} classes")
+    model = CompiledModel(
+        classes=np.asarray(classifier.classes_),
+        features=_features(pipeline.steps[1][1]),
+        coef_t=np.ascontiguousarray(coef.T),
+        intercept=intercept.reshape(-1),
+        link="softmax",
+    )
+    note = (
+        f"calibrated SVM: the mean of its {len(folds)} fold SVMs' linear scores are explained; "
+        "its probabilities come from each fold's calibration, not from these scores alone"
+    )
+    return model, note
 
 
 def _head_limit(preprocessor: Any) -> int | None:

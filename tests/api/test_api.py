@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
@@ -66,6 +67,34 @@ def test_serves_the_champion_with_top_k_and_category_names(client: TestClient) -
     assert len(client.post("/predict", json={**POOL, "top_k": 27}).json()["top_k"]) == 27
     assert client.post("/predict", json={"designation": "Piscine hors-sol"}).status_code == 200
     assert "MLFLOW_REGISTRY_URI" not in os.environ  # loading exported nothing to child processes
+
+
+def test_explain_says_why_with_exact_contributions(
+    client: TestClient, model_store: ModelStore
+) -> None:
+    plain = client.post("/predict", json=POOL).json()
+    answer = client.post("/predict", json={**POOL, "explain": True}).json()
+    assert plain["explanation"] is None and answer["code"] == plain["code"]
+    why = answer["explanation"]
+    predicted, runner_up = why["predicted"], why["runner_up"]
+    assert predicted["code"] == answer["code"] and runner_up["code"] == answer["top_k"][1]["code"]
+    assert "temperature" in why["scores"]  # the default recipe is the softmax SVM
+    for part in (predicted, runner_up):
+        listed = sum(t["contribution"] for t in part["terms"])
+        assert part["intercept"] + listed + part["other_terms"] == pytest.approx(part["score"])
+        assert all(
+            t["contribution"] == pytest.approx(t["tfidf"] * t["coefficient"]) for t in part["terms"]
+        )
+        sizes = [abs(t["contribution"]) for t in part["terms"]]
+        assert sizes == sorted(sizes, reverse=True) and len(sizes) == 10
+    words = {w["word"]: w["contribution"] for w in predicted["words"]}
+    assert max(words, key=words.__getitem__) in {"piscine", "tubulaire", "filtre", "ronde"}
+    # The same version's pipeline, scored by scikit-learn, gives the same score.
+    pipeline = model_store.store().load_pipeline(model_store.store().champion_ref())
+    frame = pd.DataFrame([POOL])
+    scores = pipeline[-1].decision_function(pipeline[:-1].transform(frame))[0]
+    column = list(pipeline.classes_).index(predicted["code"])
+    assert predicted["score"] == pytest.approx(scores[column], abs=1e-6)
 
 
 def test_batch_keeps_order_and_is_as_good_as_the_model(

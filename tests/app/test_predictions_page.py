@@ -238,3 +238,17 @@ def test_a_bad_batch_file_is_named_and_nothing_is_sent(
     message = at.error[0].value
     assert message.startswith(r"\*\*bold\*\*.csv: the CSV needs a 'designation' column")
     assert len(inference.predictions()) == 0
+
+
+def test_the_answer_says_why_with_the_words_highlighted(
+    database: Database, champion: None, fake_predictor: FakePredictor
+) -> None:
+    at = predict(page(), "Piscine [tubulaire] ronde")
+    assert not at.exception and not at.error
+    assert "Why this category" in [h.value for h in at.subheader]
+    title = next(m.value for m in at.markdown if m.value.startswith("**Title:**"))
+    # Every word of the fake's title counts for the class; the brackets are shown, not parsed.
+    assert ":green-background[Piscine]" in title
+    assert ":green-background[\\[tubulaire\\]]" in title
+    charts = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any("Predicted: 2583" in c for c in charts) and any("Runner-up: 10" in c for c in charts)

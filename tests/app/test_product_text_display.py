@@ -1,12 +1,14 @@
 """Product text is data anyone can send: the pages show it as text, never as markup or script.
 
 The drift report runs in a frame sandboxed to scripts only (an opaque origin); titles and
-descriptions appear only in data grids, selectboxes and form fields, which render text as text;
-a CSV header is never echoed as Markdown.
+descriptions appear only in data grids, selectboxes and form fields, which render text as text
+(and in a prediction's explanation, as inert Markdown and chart labels made of entities); a CSV
+header is never echoed as Markdown.
 """
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 
 import pytest
@@ -81,7 +83,16 @@ def test_stored_titles_show_only_as_text_on_the_predictions_page(
     assert not at.exception and len(inference.predictions()) == 1
     at = at.run(timeout=60)  # the history tab reads the inference log
     assert "dataframe" in elements_showing(at, "onerror")
-    assert elements_showing(at, "onerror") <= TEXT_ONLY
+    # Besides text-only elements: the explanation's highlighted title (Markdown made inert) and
+    # its chart of terms (entities, not tags).
+    assert elements_showing(at, "onerror") <= TEXT_ONLY | {"markdown", "plotly_chart"}
+    (title,) = [m.value for m in at.markdown if "onerror" in m.value]
+    assert title.startswith("**Title:** ")
+    unwrapped = re.sub(r":(green|red)-background\[", "", title)
+    markup = r"(?<!\\)([<\[`!]|:(?=[A-Za-z]))"  # what inert() escapes: tags, links, :colour[]
+    assert not re.search(markup, unwrapped.removeprefix("**Title:** "))
+    (chart,) = [c.proto.spec for c in at.get("plotly_chart") if "onerror" in c.proto.spec]
+    assert "<img" not in chart and "&lt;img" in chart
 
 
 def test_stored_titles_show_only_as_text_in_the_product_explorer(
