@@ -125,6 +125,36 @@ inference_log = Table(
     Column("model_version", Integer, nullable=False),
     Column("latency_ms", Float, nullable=False),
     Column("source", String(20), nullable=False),  # predict | batch
+    # Which alias answered: NULL or "champion" (every row before canary serving), "challenger"
+    # when the canary share sent the request to the challenger.
+    Column("served_alias", String(20), nullable=True),
+)
+
+# The other model's prediction of a logged request, scored off the request path: the challenger's
+# while the champion answers (shadow), the champion's while a canary request is answered by the
+# challenger. Keyed by the request id of the inference_log row it sits beside; written on a best
+# effort (evidence, not the record of what was answered).
+shadow_predictions = Table(
+    "shadow_predictions",
+    metadata,
+    Column("request_id", String(64), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("model_version", Integer, nullable=False),
+    Column("alias", String(20), nullable=False),  # challenger | champion
+    Column("predicted_code", Integer, nullable=False),
+    Column("probability", Float, nullable=False),
+    Column("latency_ms", Float, nullable=False),
+)
+
+# Serving choices made from the app and read by every API worker at each check of the aliases
+# (the canary share): one row per key, the last writer wins.
+serving_settings = Table(
+    "serving_settings",
+    metadata,
+    Column("key", String(50), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(200), nullable=False),
 )
 
 # A separate table, not a column of inference_log: feedback may arrive before the API's buffered
@@ -192,10 +222,12 @@ role_assignments = Table(
 ADDED_COLUMNS: tuple[Column, ...] = (
     prediction_feedback.c.actor,
     prediction_feedback.c.actor_email,
+    inference_log.c.served_alias,
 )
 
 Index("ix_audit_log_at", audit_log.c.at)
 Index("ix_inference_log_at", inference_log.c.at)
+Index("ix_shadow_predictions_at", shadow_predictions.c.at)
 Index("ix_loaded_products_prdtypecode", loaded_products.c.prdtypecode)
 Index("ix_source_pool_prdtypecode", source_pool.c.prdtypecode)
 
