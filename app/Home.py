@@ -6,6 +6,7 @@ import streamlit as st
 
 from app.bootstrap import get_managers, require_identity
 from app.components.infrastructure import render_links, services_card
+from app.components.live_comparison import shadow_card
 from app.components.navigation import lifecycle_links
 from app.components.status import (
     champion_card,
@@ -19,6 +20,7 @@ from app.managers.errors import ManagerError
 from app.records import ApiHealth, FlowRunInfo, ServiceInfo
 from core.data.queries import DatasetStatus
 from core.drift_store import DriftCheck
+from core.registry import CHALLENGER, CHAMPION
 
 st.set_page_config(
     page_title="Rakuten MLOps Control Room", page_icon=":material/hub:", layout="wide"
@@ -43,9 +45,11 @@ except ManagerError as exc:
     status, last_check = None, None
     st.error(str(exc))
 try:
-    champion, mlflow_up = registry.champion(), True
+    versions, mlflow_up = registry.versions(), True
 except ManagerError:
-    champion, mlflow_up = None, False
+    versions, mlflow_up = [], False
+champion = next((v for v in versions if CHAMPION in v.aliases), None)
+challenger = next((v for v in versions if CHALLENGER in v.aliases), None)
 runs: list[FlowRunInfo] | None = None
 if not (flows_error := prefect.unavailable() or ""):  # a quick check: a hung Prefect waits once
     try:
@@ -65,14 +69,18 @@ except ManagerError as exc:
 render_status_strip(
     [*database_cards(dataset.backend, status), services_card(services, services_error)]
 )
-render_status_strip(
-    [
-        champion_card(champion, mlflow_up),
-        served_card(served, champion),
-        drift_card(last_check),
-        flow_runs_card(runs, flows_error),
-    ]
-)
+cards = [
+    champion_card(champion, mlflow_up),
+    served_card(served, champion),
+    drift_card(last_check),
+    flow_runs_card(runs, flows_error),
+]
+if challenger is not None:  # a card only while a challenger is registered
+    try:
+        cards.append(shadow_card(managers.shadow.comparison(24.0, challenger.version)))
+    except ManagerError as exc:
+        cards.append(shadow_card(None, str(exc)))
+render_status_strip(cards)
 
 st.subheader("Lifecycle")
 lifecycle_links()

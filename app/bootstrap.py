@@ -25,6 +25,7 @@ from app.managers.predictions import PredictionManager
 from app.managers.prometheus import PrometheusManager
 from app.managers.registry import RegistryManager
 from app.managers.services import LocalServiceManager, ServiceManager
+from app.managers.shadow import ShadowManager
 from core.access import Actor, AuditLog, Role
 from core.access.audit_store import SqlAuditLog
 from core.access.roles import role_from_claim
@@ -54,6 +55,7 @@ class Managers:
     predictions: PredictionManager
     services: ServiceManager  # local processes or compose containers, by RAKUTEN_MODE
     access: AccessManager  # role assignments and the audit trail
+    shadow: ShadowManager  # the challenger against the champion on live traffic
     prometheus: PrometheusManager | None = None  # None: service health from the API's /metrics
     local_services: ServiceManager | None = None  # stack mode's way out when Docker is down
 
@@ -82,6 +84,7 @@ def _build() -> Managers:
         predictions=PredictionManager(predictor, batch_size=batch_size, audit=audit),
         services=service_manager(settings, audit),
         access=AccessManager(database),
+        shadow=ShadowManager(database),
         local_services=(
             local_service_manager(settings, audit) if settings.mode == "stack" else None
         ),

@@ -22,6 +22,7 @@ TRAINING_RUN_ID = "training_run_id"  # the flow run this session started and fol
 TRAINING_FLASH = "training_flash"
 TRAINING_RUNS = "training_runs"  # selection in the runs table
 TRAINING_FORCE_REASON = "training_force_reason"
+LIVE_WINDOW = "live_window"  # the live comparison's window
 
 # Predictions page
 PREDICT_EXAMPLE = "predict_example"

@@ -12,6 +12,7 @@ from app.components.models import versions_table
 from app.components.permissions import NO_REFUSALS
 from core.access.permissions import Action
 from core.registry import CHAMPION, GateVerdict, VersionInfo
+from core.shadow.compare import LiveComparison
 from core.usecases.promotion import ChampionChange
 
 
@@ -56,16 +57,19 @@ def promotion_actions(
     verdict: GateVerdict,
     versions: list[VersionInfo],
     refused: Mapping[Action, str] = NO_REFUSALS,
+    live: LiveComparison | None = None,
 ) -> PromotionAction | None:
-    """The gate's verdict, *Promote*, *Force* (with a reason) and *Rollback* (confirmed); those
-    whose action is ``refused`` are disabled with the reason."""
+    """The gate's verdict (the holdout rule, with the live evidence beside it), *Promote*,
+    *Force* (with a reason) and *Rollback* (confirmed); those whose action is ``refused`` are
+    disabled with the reason."""
     is_champion = any(v.version == version and CHAMPION in v.aliases for v in versions)
+    evidence = f" Live evidence: {live.evidence()}." if live is not None and live.pairs else ""
     if is_champion:
         st.info(f"v{version} is the champion.")
     elif verdict.passed:
-        st.success(f"Promotion gate: passes — {verdict.reason}.")
+        st.success(f"Promotion gate: passes — {verdict.reason}.{evidence}")
     else:
-        st.warning(f"Promotion gate: refuses — {verdict.reason}.")
+        st.warning(f"Promotion gate: refuses — {verdict.reason}.{evidence}")
     buttons = st.container(horizontal=True)
     if buttons.button(
         f"Promote v{version} to champion",

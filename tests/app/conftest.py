@@ -22,6 +22,7 @@ from app.managers.inference import InferenceManager
 from app.managers.predictions import PredictionManager
 from app.managers.registry import RegistryManager
 from app.managers.services import ServiceManager
+from app.managers.shadow import ShadowManager
 from core.access import Actor
 from core.access.audit_store import SqlAuditLog
 from core.db.engine import make_engine
@@ -99,6 +100,7 @@ def fake_services(
             PredictionManager(fake_predictor, batch_size=batch_size, audit=audit),
             services_backend,
             AccessManager(database),
+            ShadowManager(database),
             local_services=(
                 local_service_manager(settings) if services_backend.backend == "docker" else None
             ),

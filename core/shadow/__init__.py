@@ -1,0 +1,1 @@
+"""The challenger beside the champion: shadow scoring, canary answers and their live comparison."""
