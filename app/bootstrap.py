@@ -77,14 +77,20 @@ def _build() -> Managers:
         inference=InferenceManager(database),
         drift=DriftManager(database, settings.var_dir / "drift"),
         experiments=ExperimentsManager(store),
-        registry=RegistryManager(store, predictor, engine, settings.promotion_margin),
+        registry=RegistryManager(
+            store,
+            predictor,
+            engine,
+            settings.promotion_margin,
+            live_evidence=settings.promotion_needs_live_evidence,
+        ),
         prefect=PrefectManager(
             PrefectRest(settings.prefect_api_url, auth_string=settings.prefect_auth_string), audit
         ),
         predictions=PredictionManager(predictor, batch_size=batch_size, audit=audit),
         services=service_manager(settings, audit),
         access=AccessManager(database),
-        shadow=ShadowManager(database),
+        shadow=ShadowManager(database, predictor, settings.canary_share),
         local_services=(
             local_service_manager(settings, audit) if settings.mode == "stack" else None
         ),

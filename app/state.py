@@ -23,6 +23,8 @@ TRAINING_FLASH = "training_flash"
 TRAINING_RUNS = "training_runs"  # selection in the runs table
 TRAINING_FORCE_REASON = "training_force_reason"
 LIVE_WINDOW = "live_window"  # the live comparison's window
+CANARY_PERCENT = "canary_percent"
+CANARY_CONFIRM = "canary_confirm"
 
 # Predictions page
 PREDICT_EXAMPLE = "predict_example"

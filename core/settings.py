@@ -137,6 +137,25 @@ class Settings(BaseSettings):
         description="Seconds an inference-log write may take before it is "
         "abandoned and retried (statement, lock wait, silent connection)",
     )
+    shadow_share: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Share of predictions the API also scores with the registry's @challenger, "
+        "off the request path, for the live comparison (0: no shadow scoring)",
+    )
+    canary_share: float = Field(
+        0.0,
+        ge=0,
+        le=0.5,
+        description="Share of live requests the @challenger answers instead of the champion "
+        "until someone sets it on the Training page (0: none; promotion or rollback ends it)",
+    )
+    promotion_needs_live_evidence: bool = Field(
+        False,
+        description="Promote (through the gate) only when the live comparison also supports it: "
+        "at least 30 labelled requests scored by both, the challenger right at least as often",
+    )
 
     challenge_x_path: Path | None = Field(None, description="X_train_update.csv of the challenge")
     challenge_y_path: Path | None = Field(None, description="Y_train_CVw08PX.csv of the challenge")
@@ -159,6 +178,11 @@ class Settings(BaseSettings):
     )
     promotion_margin: float = Field(
         0.0, ge=0, le=1, description="Champion F1 minus this is the bar a candidate must reach"
+    )
+    retrain_load_next_batch: bool = Field(
+        False,
+        description="A retrain the monitor flow starts on drift first loads the next data batch "
+        "(as Load next batch does); once everything is loaded it just retrains",
     )
 
     @field_validator("database_url")

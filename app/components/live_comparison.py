@@ -7,6 +7,7 @@ import streamlit as st
 
 from app import state
 from app.components.status import Level, StatusCard
+from core.shadow.canary import MAX_CANARY, CanarySetting
 from core.shadow.compare import Interval, Latency, LiveComparison
 
 WINDOWS = {"last hour": 1.0, "last 24 hours": 24.0, "last 7 days": 168.0}
@@ -99,6 +100,47 @@ def agreement_chart(found: LiveComparison) -> go.Figure:
         yaxis={"autorange": "reversed"},
     )
     return figure
+
+
+def canary_control(
+    setting: CanarySetting, version: int, disabled_reason: str | None = None
+) -> float | None:
+    """The share of live requests challenger ``version`` answers; returns a new share once
+    confirmed (a canary sends real answers from a version that is not the champion)."""
+    if setting.share:
+        who = f" (set by {setting.actor} at {setting.at:%Y-%m-%d %H:%M} UTC)" if setting.at else ""
+        st.markdown(
+            f"**Canary:** v{version} answers **{setting.share:.0%}** of live requests{who}; "
+            "each answer names the version that produced it. A promotion or rollback ends it."
+        )
+    else:
+        st.markdown("**Canary:** off — the champion answers every request.")
+    percent = st.slider(
+        "Share of live requests the challenger answers",
+        0,
+        int(MAX_CANARY * 100),
+        round(setting.share * 100),
+        step=5,
+        format="%d%%",
+        key=state.CANARY_PERCENT,
+        disabled=disabled_reason is not None,
+        help=disabled_reason,
+    )
+    share = percent / 100
+    with st.popover(
+        "Apply canary share…",
+        icon=":material/alt_route:",
+        disabled=disabled_reason is not None or share == setting.share,
+        help=disabled_reason,
+    ):
+        st.write(
+            f"Send {percent}% of live requests to v{version}? Their answers come from it."
+            if share
+            else "Turn the canary off? The champion answers every request again."
+        )
+        if st.button("Yes, apply", type="primary", key=state.CANARY_CONFIRM):
+            return share
+    return None
 
 
 def shadow_card(found: LiveComparison | None, error: str = "") -> StatusCard:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 from sqlalchemy import Engine
 
@@ -13,19 +15,31 @@ from core.adapters.model_store import ModelStore
 from core.adapters.predictor import Predictor
 from core.db.engine import ensure_schema
 from core.registry import GateVerdict, VersionInfo, champion, gate
-from core.usecases.promotion import ChampionChange, promote_and_serve, rollback_and_serve
+from core.usecases.promotion import (
+    ChampionChange,
+    live_gate,
+    promote_and_serve,
+    rollback_and_serve,
+)
 
 
 class RegistryManager:
     """Changes the champion through the gate and the promotion log, then has the API serve it."""
 
     def __init__(
-        self, store: ModelStore, predictor: Predictor, engine: Engine, margin: float
+        self,
+        store: ModelStore,
+        predictor: Predictor,
+        engine: Engine,
+        margin: float,
+        *,
+        live_evidence: bool = False,
     ) -> None:
         self._store = store
         self._predictor = predictor
         self._engine = engine
         self._margin = margin
+        self._live_evidence = live_evidence  # RAKUTEN_PROMOTION_NEEDS_LIVE_EVIDENCE
 
     def versions(self) -> list[VersionInfo]:
         """Registered versions, newest first, with aliases and scores."""
@@ -38,12 +52,22 @@ class RegistryManager:
         return champion(self.versions())
 
     def gate(self, version: int) -> GateVerdict:
-        """Would ``version`` pass the promotion gate against the current champion?"""
+        """Would ``version`` pass the promotion gate against the current champion (and, when the
+        settings ask for it, the live gate)?"""
         versions = self.versions()
         candidate = next((v for v in versions if v.version == version), None)
         if candidate is None:
             raise NotFound(f"Version {version} is not registered.")
-        return gate(candidate, champion(versions), self._margin)
+        current = champion(versions)
+        verdict = gate(candidate, current, self._margin)
+        if not self._live_evidence or current is None or current.version == version:
+            return verdict
+        with store_errors(self._store):
+            ensure_schema(self._engine)
+            passed, reason = live_gate(self._engine, version)
+        return replace(
+            verdict, passed=verdict.passed and passed, reason=f"{verdict.reason}; {reason}"
+        )
 
     @checks(Action.PROMOTE, Action.FORCE_PROMOTE)
     def promote(
@@ -60,6 +84,7 @@ class RegistryManager:
                 actor,
                 margin=self._margin,
                 force_reason=force_reason,
+                live_evidence=self._live_evidence,
             )
 
     @checks(Action.ROLLBACK)

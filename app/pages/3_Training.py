@@ -8,7 +8,7 @@ from app import state
 from app.bootstrap import current_actor, get_managers, require_identity
 from app.components.flow_runs import follow_run
 from app.components.infrastructure import tool_buttons
-from app.components.live_comparison import render_comparison, window_picker
+from app.components.live_comparison import canary_control, render_comparison, window_picker
 from app.components.models import promotion_log_table, run_detail_panel, runs_panel
 from app.components.permissions import explain, reason, refusals
 from app.components.registry import change_message, promotion_actions, registry_panel
@@ -16,7 +16,7 @@ from app.components.training import train_form
 from app.managers.errors import ManagerError
 from core.access.permissions import Action
 from core.flows.names import TRAIN_DEPLOYMENT
-from core.registry import CHAMPION
+from core.registry import CHALLENGER, CHAMPION
 
 st.set_page_config(
     page_title="Training · Control Room", page_icon=":material/model_training:", layout="wide"
@@ -82,10 +82,23 @@ if not any(v.version == chosen and CHAMPION in v.aliases for v in versions):
         st.markdown(f"**Live comparison: v{chosen} against the champion on today's traffic**")
         try:
             live = managers.shadow.comparison(window_picker(), chosen)
+            canary = managers.shadow.canary()
         except ManagerError as exc:
             st.error(str(exc))
         else:
             render_comparison(live)
+            if any(v.version == chosen and CHALLENGER in v.aliases for v in versions):
+                share = canary_control(canary, chosen, reason(actor, Action.SET_CANARY))
+                if share is not None:
+                    try:
+                        said = managers.shadow.set_canary(share, actor)
+                    except ManagerError as exc:
+                        st.error(str(exc))
+                    else:
+                        st.session_state[state.TRAINING_FLASH] = said
+                        st.rerun()
+            else:
+                st.caption("Canary: only the version holding @challenger can answer live traffic.")
 refused = refusals(actor, Action.PROMOTE, Action.FORCE_PROMOTE, Action.ROLLBACK)
 action = promotion_actions(chosen, verdict, versions, refused, live)
 if action is not None:

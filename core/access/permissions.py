@@ -43,6 +43,7 @@ class Action(StrEnum):
     RUN_FLOW = "run_flow"  # a deployment that is none of the above (not the control room's)
     BACKUP = "backup"  # the whole database to a file: everyone's data
     RESTORE = "restore"  # a file over the whole database
+    SET_CANARY = "set_canary"  # a share of live requests answered by the challenger
 
 
 PERMISSIONS: Mapping[Action, Role] = MappingProxyType(
@@ -67,6 +68,7 @@ PERMISSIONS: Mapping[Action, Role] = MappingProxyType(
         Action.RUN_FLOW: Role.ADMIN,
         Action.BACKUP: Role.ADMIN,
         Action.RESTORE: Role.ADMIN,
+        Action.SET_CANARY: Role.ADMIN,
     }
 )
 

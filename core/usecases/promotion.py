@@ -1,14 +1,16 @@
 """Changing the champion and having it served: the Training page's buttons and the train flow.
 
 A promotion or rollback moves the registry's alias (through the gate and the promotion log, see
-:mod:`core.promotion`), then asks the predictor API to reload so the new champion answers the next
-request instead of the one after the API's next alias check. Asking never fails the change: the
-API follows the alias on its own anyway; the answer is reported as a sentence.
+:mod:`core.promotion`), ends a canary (:mod:`core.shadow.canary`), then asks the predictor API to
+reload so the new champion answers the next request instead of the one after the API's next
+alias check. Asking never fails the change: the API follows the alias on its own anyway; the
+answer is reported as a sentence.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
@@ -19,6 +21,11 @@ from core.adapters.errors import AdapterError
 from core.adapters.model_store import ModelStore
 from core.adapters.predictor import Predictor
 from core.promotion import Promotion
+from core.registry import champion
+from core.shadow.canary import end_canary
+from core.shadow.compare import compare, live_verdict
+
+LIVE_WINDOW = timedelta(days=7)  # the live gate's window
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +47,7 @@ def promote_and_serve(
     margin: float,
     force_reason: str | None = None,
     wait_for_api: bool = True,
+    live_evidence: bool = False,
 ) -> ChampionChange:
     """Make ``version`` champion through the gate (or forced with a reason), then serve it.
 
@@ -53,6 +61,8 @@ def promote_and_serve(
         force_reason: Promote even if the gate refuses, for this written reason.
         wait_for_api: Wait until the API has loaded the new champion (the Training page's
             buttons); the train flow only asks, so that its run ends without a model load.
+        live_evidence: Also require the live comparison's support (``RAKUTEN_PROMOTION_NEEDS_
+            LIVE_EVIDENCE``; :func:`core.shadow.compare.live_verdict`), unless forced.
 
     Returns:
         The promotion and what the API serves now.
@@ -64,9 +74,15 @@ def promote_and_serve(
     action = promotion.promote_action(force_reason)
     params = {"version": version, "force_reason": force_reason}
     with audited(SqlAuditLog(engine), actor, action, target=f"v{version}", params=params):
+        # The first champion has nothing to be compared with live: the holdout gate decides.
+        if live_evidence and force_reason is None and champion(store.versions()) is not None:
+            passed, reason = live_gate(engine, version)
+            if not passed:
+                raise promotion.PromotionRefused(f"Promotion gate refused: {reason}.")
         done = promotion.promote(
             engine, store, version, margin=margin, actor=actor, force_reason=force_reason
         )
+        end_canary(engine, f"promotion of v{version} by {actor.label}")
         return ChampionChange(done, _ask_to_serve(predictor, done.to_version, wait_for_api))
 
 
@@ -91,7 +107,15 @@ def rollback_and_serve(
     """
     with audited(SqlAuditLog(engine), actor, Action.ROLLBACK, target="champion"):
         done = promotion.rollback(engine, store, actor=actor)
+        end_canary(engine, f"rollback to v{done.to_version} by {actor.label}")
         return ChampionChange(done, _ask_to_serve(predictor, done.to_version))
+
+
+def live_gate(engine: Engine, version: int) -> tuple[bool, str]:
+    """The live gate of ``version`` over the last :data:`LIVE_WINDOW` (7 days)."""
+    with engine.connect() as conn:
+        found = compare(conn, since=datetime.now(UTC) - LIVE_WINDOW, challenger_version=version)
+    return live_verdict(found)
 
 
 def _ask_to_serve(predictor: Predictor, version: int, wait: bool = True) -> str:

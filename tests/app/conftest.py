@@ -100,7 +100,7 @@ def fake_services(
             PredictionManager(fake_predictor, batch_size=batch_size, audit=audit),
             services_backend,
             AccessManager(database),
-            ShadowManager(database),
+            ShadowManager(database, fake_predictor),
             local_services=(
                 local_service_manager(settings) if services_backend.backend == "docker" else None
             ),

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
+import app.bootstrap
 from app.managers.database import Database
+from core.access import Actor, Role
 from core.db.engine import ensure_schema
 from core.registry import CHALLENGER, CHAMPION
-from tests.app.conftest import REPO_ROOT, metric, run_page
-from tests.fakes_serving import FakeModelStore
+from core.shadow.canary import canary_share
+from tests.app.conftest import REPO_ROOT, button, metric, run_page
+from tests.fakes_serving import FakeModelStore, FakePredictor
 from tests.shadow_rows import log
 
 POOL, BOOK = 2583, 10
+VIEWER = Actor("u-vera", "oidc", Role.VIEWER)
 TRAINING = REPO_ROOT / "app" / "pages" / "3_Training.py"
 HOME = REPO_ROOT / "app" / "Home.py"
 
@@ -70,3 +76,29 @@ def test_home_has_a_shadow_card_while_a_challenger_is_registered(
     assert not at.exception
     assert any("v2 · 50% agreement" in m.value for m in at.markdown)
     assert any("4 requests (24 h) · 3 labelled" in c.value for c in at.caption)
+
+
+def test_an_admin_sets_a_canary_share_for_the_challenger_and_the_api_hears_it(
+    database: Database, fake_store: FakeModelStore, fake_predictor: FakePredictor
+) -> None:
+    shadow_traffic(database, fake_store)
+    at = run_page(TRAINING)
+    assert any("**Canary:** off" in m.value for m in at.markdown)
+    at.slider(key="canary_percent").set_value(20).run()
+    button(at, "Yes, apply").click().run()
+    assert not at.exception and not at.error
+    assert "Canary set to 20% of live requests: the API applies it now." in at.success[0].value
+    assert fake_predictor.reload_waits[-1] is False  # asked, not waited for
+    assert any("answers **20%** of live requests" in m.value for m in at.markdown)
+    with database.engine.connect() as conn:
+        assert canary_share(conn).share == 0.2
+
+
+def test_a_viewer_sees_the_canary_control_disabled_with_the_reason(
+    database: Database, fake_store: FakeModelStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shadow_traffic(database, fake_store)
+    monkeypatch.setattr(app.bootstrap, "current_actor", lambda: VIEWER)
+    at = run_page(TRAINING)
+    slider = at.slider(key="canary_percent")
+    assert slider.disabled and "needs the admin role" in (slider.help or "")

@@ -42,6 +42,7 @@ EXPECTED = {
     Action.RUN_FLOW: Role.ADMIN,
     Action.BACKUP: Role.ADMIN,
     Action.RESTORE: Role.ADMIN,
+    Action.SET_CANARY: Role.ADMIN,
 }
 # Not functions that act, so nothing to guard: say why.
 UNGUARDED: dict[object, str] = {
