@@ -1,4 +1,5 @@
-"""The predictor API: serves the registry's champion, follows the alias, logs every prediction.
+"""The predictor API: serves the registry's champion, follows the alias, logs every prediction,
+and scores a share of them with the ``@challenger`` in shadow (``api.shadow``).
 
     python -m api                                       # `make api`; where RAKUTEN_API_URL says
     uvicorn api.main:create_app --factory --port 8000   # one process, by hand
@@ -14,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -25,12 +26,18 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.activity import Activity, ActivityMiddleware
 from api.batching import MicroBatcher
+from api.challenger import ChallengerFollower
 from api.limits import BodyLimitMiddleware, body_limit
+from api.loading import load_scorer
 from api.metrics import ApiMetrics, MetricsMiddleware
-from api.model import ChampionFollower, load_scorer
-from api.routes import Services, build_router
+from api.model import ChampionFollower
+from api.routes import build_router
 from api.schemas import FIELD_NAMES
+from api.services import Services
+from api.shadow import WRITE_TIMEOUT as SHADOW_WRITE_TIMEOUT
+from api.shadow import Shadow
 from api.workers import (
     ReloadSignal,
     WorkerMiddleware,
@@ -40,9 +47,11 @@ from api.workers import (
     watch,
 )
 from api.writer import InferenceLogWriter
+from core.adapters.model_refs import ServingSource, VersionRef
 from core.adapters.registry_http import serving_source
 from core.db.engine import make_engine
 from core.serving import local_copy
+from core.serving.compiled import ProductScorer
 from core.settings import Settings, get_settings
 
 log = logging.getLogger("api")
@@ -72,6 +81,7 @@ def create_app(
     """
     settings = settings or get_settings()
     metrics = ApiMetrics()
+    loader = shared_models(load_scorer)
     if follower is None:
         with one_worker_at_a_time():
             source = serving_source(
@@ -80,7 +90,7 @@ def create_app(
         follower = ChampionFollower(
             source,
             metrics,
-            loader=shared_models(load_scorer),
+            loader=loader,
             local_copy_dir=local_copy.champion_dir(settings.var_dir),
         )
     owns_engine = engine is None
@@ -91,20 +101,27 @@ def create_app(
     writer = InferenceLogWriter.from_settings(
         settings, engine, metrics, flush_seconds=flush_seconds
     )
+    activity = Activity()
+    shadow = _shadow(settings, follower, engine, metrics, loader, activity)
     batcher = MicroBatcher(on_batch=metrics.batch_size.observe)
-    services = Services(settings, follower, writer, metrics, batcher)
+    services = Services(settings, follower, writer, metrics, batcher, shadow)
     signal_path = reload_signal or reload_signal_path()
     signal = ReloadSignal(signal_path) if signal_path else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         writer.start()
+        shadow.start()
         await asyncio.to_thread(follower.check)
         if follower.current is None:
             log.warning("starting without a model: %s", follower.last_error)
-        tasks = [asyncio.create_task(_follow(follower, settings.api_poll_seconds))]
+        tasks = [
+            # The challenger loads after the start: serving does not wait for the shadow.
+            asyncio.create_task(asyncio.to_thread(shadow.check)),
+            asyncio.create_task(_follow(services.check_models, settings.api_poll_seconds)),
+        ]
         if signal is not None:
-            tasks.append(asyncio.create_task(watch(signal, follower.check)))
+            tasks.append(asyncio.create_task(watch(signal, services.check_models)))
         batcher.start()
         try:
             yield
@@ -114,7 +131,8 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await batcher.stop()
-            await asyncio.to_thread(writer.stop)
+            await asyncio.gather(asyncio.to_thread(writer.stop), asyncio.to_thread(shadow.stop))
+            shadow.engine.dispose()
             if owns_engine:
                 engine.dispose()
 
@@ -129,16 +147,35 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_middleware(BodyLimitMiddleware, max_bytes=body_limit(settings.api_batch_limit))
+    app.add_middleware(ActivityMiddleware, activity=activity)
     if signal is not None:
         app.add_middleware(WorkerMiddleware, signal=signal)
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts 413s too
     return app
 
 
-async def _follow(follower: ChampionFollower, every: float) -> None:
+def _shadow(
+    settings: Settings,
+    champion: ChampionFollower,
+    engine: Engine,
+    metrics: ApiMetrics,
+    loader: Callable[[ServingSource, VersionRef], ProductScorer] | None,
+    activity: Activity,
+) -> Shadow:
+    """The challenger's shadow, writing through an engine of its own with a short deadline,
+    working only while no request is in flight."""
+    challenger = ChallengerFollower(champion.store, metrics, champion, loader=loader)
+    url = engine.url.render_as_string(hide_password=False)
+    shadow_engine = make_engine(url, timeout=SHADOW_WRITE_TIMEOUT)
+    return Shadow(
+        challenger, shadow_engine, metrics, share=settings.shadow_share, activity=activity
+    )
+
+
+async def _follow(check: Callable[[], object], every: float) -> None:
     while True:
         await asyncio.sleep(every)
-        await asyncio.to_thread(follower.check)
+        await asyncio.to_thread(check)
 
 
 async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -119,6 +119,7 @@ class ApiMetrics:
             multiprocess_mode="livesum",
         )
         self._inference_log_writer(r)
+        self._shadow(r)
 
     def _inference_log_writer(self, r: CollectorRegistry) -> None:
         self.log_queue_bytes = Gauge(
@@ -173,6 +174,32 @@ class ApiMetrics:
             ["state"],
             registry=r,
             multiprocess_mode="livemax",
+        )
+
+    def _shadow(self, r: CollectorRegistry) -> None:
+        self.shadow_version = Gauge(
+            "rakuten_api_shadow_version",
+            "Challenger version scored in shadow (0: none); with several workers, the latest",
+            registry=r,
+            multiprocess_mode="livemostrecent",
+        )
+        self.shadow_predictions = Counter(
+            "rakuten_api_shadow_predictions",
+            "Requests the challenger scored in shadow, by agreement with the champion's answer",
+            ["agreement"],  # agree | disagree
+            registry=r,
+        )
+        self.shadow_dropped = Counter(
+            "rakuten_api_shadow_dropped",
+            "Requests sampled for shadow scoring that never reached shadow_predictions, by reason",
+            ["reason"],  # queue_full | write_failed | scoring_failed | no_challenger | shutdown
+            registry=r,
+        )
+        self.shadow_queue = Gauge(
+            "rakuten_api_shadow_queue_rows",
+            "Requests waiting to be scored by the challenger (bounded)",
+            registry=r,
+            multiprocess_mode="livesum",
         )
 
     def serving(self, name: str, version: int, run_id: str) -> None:

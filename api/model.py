@@ -1,4 +1,4 @@
-"""The served model and the follower that keeps it in step with the registry's ``champion`` alias.
+"""The served model and the followers that keep it in step with the registry's aliases.
 
 A :class:`ServedModel` is immutable: a swap replaces the follower's reference in one assignment, so
 a request that already holds the old model finishes with it and the next one gets the new model —
@@ -8,7 +8,6 @@ nothing is dropped and nothing waits.
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,16 +17,15 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from api.loading import keep_local_copy, load_scorer
 from api.metrics import ApiMetrics
 from core.adapters.errors import Missing
 from core.adapters.model_refs import ServingSource, VersionRef
-from core.adapters.registry_http import HttpRegistry
 from core.data.categories import CATEGORY_BY_CODE
 from core.registry import CHAMPION, MODEL_NAME
 from core.serving import local_copy
 from core.serving.compiled import CompiledModel, ProductScorer
 from core.serving.explain import Explanation, NotExplainable, explain_product
-from core.serving.isolated import compile_in_child
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -129,12 +127,106 @@ def _category_name(code: int) -> str:
     return category.label_en if category else f"unknown ({code})"
 
 
-class ChampionFollower:
-    """Resolves the ``champion`` alias and loads the version it points at when it changes.
+class AliasFollower:
+    """Resolves one alias of the registered model and loads the version it points at when it moves.
 
     ``check()`` is called at start-up, every ``RAKUTEN_API_POLL_SECONDS`` and by the reload
-    endpoint; calls are serialised, and errors are recorded (``last_error``), never raised: a
-    failing MLflow leaves the current model serving, and ``registry_unreachable_since`` says
+    endpoint; calls are serialised, and errors are recorded (``last_error``), never raised.
+    What an alias that is not set, an unreachable registry or a failed load mean is the
+    subclass's to say (its hooks): the champion keeps serving what it has, the challenger in
+    shadow (``api.challenger``) stops.
+    """
+
+    alias = CHAMPION
+
+    def __init__(
+        self,
+        store: ServingSource,
+        metrics: ApiMetrics,
+        loader: Callable[[ServingSource, VersionRef], ProductScorer] | None = None,
+    ) -> None:
+        self.store = store
+        self._loader = loader or load_scorer
+        self._metrics = metrics
+        self.current: ServedModel | None = None
+        self.last_error: str | None = None
+        self.last_check: datetime | None = None
+        self.registry_unreachable_since: datetime | None = None
+        self._lock = threading.Lock()
+
+    def check(self) -> bool:
+        """Serve the version the alias points at; returns whether a new version was swapped in."""
+        with self._lock:
+            self.last_check = datetime.now(UTC)
+            try:
+                ref = self._resolve_alias()
+            except Missing as exc:  # the registry answered: the alias is not set
+                self.registry_unreachable_since = None
+                return self._missing(str(exc))
+            except Exception as exc:  # noqa: BLE001 - any failure is reported, the model stays
+                since = self.registry_unreachable_since or self.last_check
+                self.registry_unreachable_since = since
+                reason = f"cannot resolve {MODEL_NAME}@{self.alias}: {_short(exc)}"
+                return self._unreachable(since, reason)
+            self.registry_unreachable_since = None
+            return self._follow(ref)
+
+    def _follow(self, ref: VersionRef) -> bool:
+        current = self.current
+        if current is not None and (current.version, current.run_id) == (ref.version, ref.run_id):
+            self._agreed()
+            return False
+        # Loading takes seconds (a child compiles the model): meanwhile /health says "no
+        # model" without the reason of the last check ("no champion yet"), which is stale.
+        self.last_error = None
+        try:
+            model = self._load_version(ref)
+        except Exception as exc:  # noqa: BLE001
+            self.last_error = f"cannot load {MODEL_NAME} version {ref.version}: {_short(exc)}"
+            log.error("%s", self.last_error)
+            self._load_failed()
+            return False
+        previous, self.current = self.current, model
+        self._swapped(model, previous)
+        return True
+
+    def _missing(self, reason: str) -> bool:
+        """The alias is not set: said as it is, and what is served stays."""
+        self.last_error = reason
+        return False
+
+    def _unreachable(self, since: datetime, reason: str) -> bool:
+        """The registry cannot be reached (since ``since``): what is served stays."""
+        self.last_error = reason
+        return False
+
+    def _agreed(self) -> None:
+        """The registry confirms the version in hand."""
+        self.last_error = None
+
+    def _load_failed(self) -> None:
+        """The alias's new version could not be loaded (``last_error`` says why)."""
+
+    def _swapped(self, model: ServedModel, previous: ServedModel | None) -> None:
+        """``model`` was just put in place of ``previous``."""
+
+    def _resolve_alias(self) -> VersionRef:
+        self.store.check_reachable()  # the client would retry a dead server for a while
+        return self.store.alias_ref(self.alias)
+
+    def _load_version(self, ref: VersionRef) -> ServedModel:
+        # The version's own logged model, not the alias (it may move again while this loads).
+        scorer = self._loader(self.store, ref)
+        model = ServedModel.of(scorer, version=ref.version, run_id=ref.run_id)
+        how = "compiled" if model.compiled else "its pipeline (not compiled)"
+        log.info("loaded %s version %s: answers from %s", MODEL_NAME, ref.version, how)
+        return model
+
+
+class ChampionFollower(AliasFollower):
+    """Follows the ``champion`` alias: the model the API answers with.
+
+    A failing MLflow leaves the current model serving, and ``registry_unreachable_since`` says
     since when it fails. Each version loaded in compiled form is kept in ``local_copy_dir``
     (:mod:`core.serving.local_copy`); a follower that has no model while the registry cannot be
     reached serves that copy (``serving_local_copy``) until the registry answers again.
@@ -147,63 +239,32 @@ class ChampionFollower:
         loader: Callable[[ServingSource, VersionRef], ProductScorer] | None = None,
         local_copy_dir: Path | None = None,
     ) -> None:
-        self._store = store
-        self._loader = loader or load_scorer
+        super().__init__(store, metrics, loader)
         self._copy_dir = local_copy_dir
-        self.current: ServedModel | None = None
-        self.last_error: str | None = None
-        self.last_check: datetime | None = None
-        self.registry_unreachable_since: datetime | None = None
         self.serving_local_copy = False
         self._copy_text = ""  # which copy is served, for last_error while the outage lasts
-        self._metrics = metrics
-        self._lock = threading.Lock()
 
-    def check(self) -> bool:
-        """Serve the current champion; returns whether a new version was swapped in."""
-        with self._lock:
-            self.last_check = datetime.now(UTC)
-            try:
-                ref = self._resolve_alias()
-            except Missing as exc:  # no champion yet: said as it is (the registry answered)
-                self.registry_unreachable_since = None
-                self.last_error = str(exc)
-                return False
-            except Exception as exc:  # noqa: BLE001 - any failure is reported, the model stays
-                since = self.registry_unreachable_since or self.last_check
-                self.registry_unreachable_since = since
-                reason = f"cannot resolve {MODEL_NAME}@{CHAMPION}: {_short(exc)}"
-                return self._serve_local_copy(since, reason)
-            self.registry_unreachable_since = None
-            current = self.current
-            if current is not None and (current.version, current.run_id) == (
-                ref.version,
-                ref.run_id,
-            ):
-                self.last_error, self.serving_local_copy = None, False  # the registry agrees
-                return False
-            # Loading takes seconds (a child compiles the model): meanwhile /health says "no
-            # model" without the reason of the last check ("no champion yet"), which is stale.
-            self.last_error = None
-            try:
-                model = self._load_version(ref)
-            except Exception as exc:  # noqa: BLE001
-                self._metrics.reloads.labels("failed").inc()
-                self.last_error = f"cannot load {MODEL_NAME} version {ref.version}: {_short(exc)}"
-                log.error("%s", self.last_error)
-                return False
-            self._swap(model)
-            self._keep_copy(model)
-            return True
+    def _agreed(self) -> None:
+        self.last_error, self.serving_local_copy = None, False  # the registry agrees
 
-    def _swap(self, model: ServedModel, *, from_copy: bool = False) -> None:
-        previous, self.current, self.serving_local_copy = self.current, model, from_copy
+    def _load_failed(self) -> None:
+        self._metrics.reloads.labels("failed").inc()
+
+    def _swapped(self, model: ServedModel, previous: ServedModel | None) -> None:
+        self._announce(model, previous)
+        if self._copy_dir is not None:
+            keep_local_copy(self._copy_dir, model, self.store.uri)
+
+    def _announce(
+        self, model: ServedModel, previous: ServedModel | None, *, from_copy: bool = False
+    ) -> None:
+        self.serving_local_copy = from_copy
         self._metrics.reloads.labels("loaded").inc()
         self._metrics.serving(model.name, model.version, model.run_id)
         was = previous.version if previous else "none"
         log.info("serving %s version %s (was %s)", MODEL_NAME, model.version, was)
 
-    def _serve_local_copy(self, since: datetime, reason: str) -> bool:
+    def _unreachable(self, since: datetime, reason: str) -> bool:
         """With no model and no registry, serve the copy of the last champion, if there is one."""
         previous, self.last_error = self.last_error, reason
         if self._copy_dir is None:
@@ -226,67 +287,11 @@ class ChampionFollower:
         manifest, compiled = found
         model = ServedModel.of(compiled, version=manifest.version, run_id=manifest.run_id)
         self._copy_text = f"v{manifest.version} saved at {manifest.saved_at:%Y-%m-%d %H:%M:%S} UTC"
-        self._swap(model, from_copy=True)
+        self.current = model
+        self._announce(model, None, from_copy=True)
         self.last_error = f"{outage}: serving the local copy of {self._copy_text}"
         log.warning("%s", self.last_error)
         return True
-
-    def _keep_copy(self, model: ServedModel) -> None:
-        """Save the version just loaded as the local copy; a failure only costs the fallback."""
-        if self._copy_dir is None:
-            return
-        try:
-            if not isinstance(model.scorer, CompiledModel):
-                # An older copy would be served after a restart in place of this champion.
-                local_copy.remove(self._copy_dir)
-                log.warning(
-                    "no local copy of version %s: it is served by its pipeline, not compiled",
-                    model.version,
-                )
-                return
-            now = datetime.now(UTC)
-            manifest = local_copy.Manifest(
-                model.name, model.version, model.run_id, model.loaded_at, now, self._store.uri, ""
-            )
-            local_copy.save(self._copy_dir, model.scorer, manifest)
-            log.info("saved the local copy of version %s in %s", model.version, self._copy_dir)
-        except Exception as exc:  # noqa: BLE001 - serving goes on without the copy
-            log.error("cannot save the local copy of version %s: %s", model.version, exc)
-
-    def _resolve_alias(self) -> VersionRef:
-        self._store.check_reachable()  # the client would retry a dead server for a while
-        return self._store.champion_ref()
-
-    def _load_version(self, ref: VersionRef) -> ServedModel:
-        # The version's own logged model, not the alias (it may move again while this loads).
-        scorer = self._loader(self._store, ref)
-        model = ServedModel.of(scorer, version=ref.version, run_id=ref.run_id)
-        how = "compiled" if model.compiled else "its pipeline (not compiled)"
-        log.info("loaded %s version %s: answers from %s", MODEL_NAME, ref.version, how)
-        return model
-
-
-def load_scorer(store: ServingSource, ref: VersionRef) -> ProductScorer:
-    """The version's model: compiled, or its pipeline when it cannot be.
-
-    A process that has not imported scikit-learn (the API under uvicorn) has the version compiled
-    by a child process and never imports it (:mod:`core.serving.isolated`); one that has (the
-    tests, a notebook) compiles here, at no extra memory.
-    """
-    if "sklearn" not in sys.modules:
-        compiled = compile_in_child(store.uri, ref, _credentials(store))
-        if compiled is not None:
-            return compiled
-    from core.serving.compile import serving_scorer  # scikit-learn, to read the pipeline
-
-    return serving_scorer(store.load_pipeline(ref))
-
-
-def _credentials(store: ServingSource) -> tuple[str, str] | None:
-    # An MlflowModelStore has put its credentials in the environment the child inherits.
-    if isinstance(store, HttpRegistry) and store.username:
-        return store.username, store.password.get_secret_value()
-    return None
 
 
 def _short(exc: Exception) -> str:

@@ -1,13 +1,12 @@
-"""The API's endpoints, built over one :class:`Services` object (no per-request dependencies)."""
+"""The API's endpoints, built over one :class:`~api.services.Services` object (no per-request
+dependencies)."""
 
 from __future__ import annotations
 
 import hmac
 import time
 import uuid
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Security
@@ -16,11 +15,9 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api.batching import MicroBatcher
 from api.explanation import EXPLAINED_TERMS, explanation_out
 from api.limits import screened_route, token_limit
-from api.metrics import ApiMetrics
-from api.model import ChampionFollower, Ranked, ServedModel
+from api.model import Ranked, ServedModel
 from api.schemas import (
     BatchRequest,
     BatchResponse,
@@ -33,14 +30,12 @@ from api.schemas import (
     PredictRequest,
     PredictResponse,
     Problem,
-    Product,
     ServedModelInfo,
+    ShadowHealth,
 )
-from api.writer import InferenceLogWriter
-from core.inference_log import InferenceRecord
+from api.services import Services
 from core.registry import CHAMPION
 from core.serving.explain import NotExplainable
-from core.settings import Settings
 
 NO_MODEL = {"model": Problem, "description": "No model loaded yet (the reason is in the detail)"}
 INVALID: dict[int | str, dict[str, Any]] = {
@@ -49,55 +44,6 @@ INVALID: dict[int | str, dict[str, Any]] = {
     422: {"model": InvalidRequest, "description": "The request does not match the schema"},
 }
 INLINE_BATCH = 8  # batches up to this size are predicted on the event loop, like single products
-
-
-@dataclass(frozen=True)
-class Services:
-    """What the endpoints work with."""
-
-    settings: Settings
-    follower: ChampionFollower
-    writer: InferenceLogWriter
-    metrics: ApiMetrics
-    batcher: MicroBatcher
-
-    def serving(self) -> ServedModel:
-        """The model to answer with, or a 503 saying why there is none."""
-        model = self.follower.current
-        if model is None:
-            reason = self.follower.last_error or "the champion is still loading"
-            raise HTTPException(503, f"no model loaded: {reason}")
-        return model
-
-    def record(
-        self,
-        model: ServedModel,
-        products: Sequence[Product],
-        ranked: list[list[Ranked]],
-        ids: list[str],
-        latency_ms: float,
-        source: str,
-    ) -> None:
-        """Count the predictions by class and queue them for the inference log."""
-        now = datetime.now(UTC)
-        records = []
-        for request_id, product, candidates in zip(ids, products, ranked, strict=True):
-            best = candidates[0]
-            self.metrics.predictions.labels(str(best.code), best.category).inc()
-            records.append(
-                InferenceRecord(
-                    request_id,
-                    now,
-                    product.designation,
-                    product.description or "",
-                    best.code,
-                    best.probability,
-                    model.version,
-                    latency_ms,
-                    source,
-                )
-            )
-        self.writer.submit(records)
 
 
 def build_router(services: Services) -> APIRouter:
@@ -124,6 +70,7 @@ def build_router(services: Services) -> APIRouter:
             serving_local_copy=follower.serving_local_copy,
             poll_seconds=services.settings.api_poll_seconds,
             inference_log=InferenceLogHealth(**asdict(services.writer.status())),
+            shadow=ShadowHealth(**asdict(services.shadow.status())),
         )
 
     @router.get("/ready", tags=["service"], responses={503: NO_MODEL})
@@ -157,7 +104,8 @@ def build_router(services: Services) -> APIRouter:
         credentials: HTTPAuthorizationCredentials | None = bearer,
         wait: bool = True,
     ) -> Health:
-        """Check the champion alias now (instead of at the next poll) and swap if it moved.
+        """Check the champion alias now (instead of at the next poll) and swap if it moved;
+        then the challenger's, after the answer.
 
         ``wait=false``: answer 202 at once with what is served now, and check after the answer
         (the train flow's promotion need not wait for a model load to finish).
@@ -171,12 +119,13 @@ def build_router(services: Services) -> APIRouter:
                 401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"}
             )
         if not wait:
-            background.add_task(services.follower.check)  # runs in the thread pool
+            background.add_task(services.check_models)  # runs in the thread pool
             response.status_code = 202
             return await health()
         await run_in_threadpool(services.follower.check)
         if services.follower.last_error:
             raise HTTPException(503, services.follower.last_error)
+        background.add_task(services.shadow.check)  # the challenger's load need not be waited for
         return await health()
 
     @router.post(

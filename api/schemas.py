@@ -226,6 +226,27 @@ class InferenceLogHealth(BaseModel):
     )
 
 
+class ShadowHealth(BaseModel):
+    """The challenger scored in shadow: which version, how much, and what was lost."""
+
+    challenger: int | None = Field(
+        description="Challenger version scored in shadow; null: none (idle_reason says why)"
+    )
+    share: float = Field(description="Share of predictions scored in shadow (RAKUTEN_SHADOW_SHARE)")
+    queued: int = Field(description="Predictions waiting to be scored by the challenger (bounded)")
+    scored: int = Field(description="Predictions the challenger scored since the start")
+    written: int = Field(description="Shadow predictions written to shadow_predictions")
+    dropped: dict[str, int] = Field(
+        description="Sampled predictions never written, by reason (queue_full, write_failed, …)"
+    )
+    last_error: str | None = Field(
+        description="The last failure: loading the challenger, scoring or writing"
+    )
+    idle_reason: str | None = Field(
+        None, description="Why no challenger is in shadow (no @challenger, it is the champion…)"
+    )
+
+
 class Health(BaseModel):
     """``GET /health``: the process is alive; whether (and which) model it serves."""
 
@@ -246,6 +267,9 @@ class Health(BaseModel):
     )
     poll_seconds: float
     inference_log: InferenceLogHealth
+    shadow: ShadowHealth | None = Field(
+        None, description="The challenger scored in shadow (absent from older APIs)"
+    )
 
 
 class ModelDetail(ServedModelInfo):

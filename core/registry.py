@@ -24,6 +24,7 @@ class VersionInfo:
     weighted_f1: float | None
     data_loaded_pct: float | None
     holdout_digest: str | None = None
+    learnt_from: str | None = None  # "31,050 loaded + 212 feedback products"; None: not recorded
 
 
 @dataclass(frozen=True, slots=True)

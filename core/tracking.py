@@ -24,6 +24,7 @@ from mlflow.models import infer_signature
 
 from core.access import Action, Actor, checks, require
 from core.adapters.mlflow_http import brief_requests
+from core.data.feedback import EMPTY_DIGEST, LearntFrom, describe_rows
 from core.data.queries import TrainingData
 from core.data.store import catalogue_digest
 from core.evaluate import Evaluation, classification_report
@@ -33,6 +34,7 @@ from core.train import INPUT_COLUMNS, FitResult, TrainConfig
 EXPERIMENT = "rakuten-product-classifier"
 MODEL_ARTIFACT = "model"
 HOLDOUT_TAG = "holdout_digest"
+FEEDBACK_TAG = "feedback_digest"
 FLOW_RUN_TAG = "rakuten.flow_run_id"  # the orchestrator's run that logs this one
 CONFUSION_JSON = "evaluation/confusion_matrix.json"
 PER_CLASS_JSON = "evaluation/per_class.json"
@@ -112,19 +114,10 @@ def _log_run(
             "rakuten.actor": actor.subject,
             "rakuten.actor_via": actor.via,
             "rakuten.actor_role": actor.role.value,
-            "data_digest": data.digest,
-            HOLDOUT_TAG: catalogue_digest(data.holdout["productid"]),
+            **snapshot_tags(data),
         }
     )
-    mlflow.log_params(
-        {
-            **config.params(),
-            "data_stage_pct": data.stage_bp / 100,
-            "data_rows": len(data.products),
-            "data_digest": data.digest[:16],
-            "holdout_rows": len(data.holdout),
-        }
-    )
+    mlflow.log_params({**config.params(), **snapshot_params(data)})
     example = data.holdout[list(INPUT_COLUMNS)].head(5).reset_index(drop=True)
     signature = infer_signature(example, result.pipeline.predict(example))
     with tempfile.TemporaryDirectory() as code_dir:
@@ -153,6 +146,50 @@ def _log_run(
     )
     _log_evaluation(evaluation)
     return LoggedRun(run_id=run_id, model_uri=info.model_uri, model_id=info.model_id)
+
+
+def snapshot_tags(data: TrainingData) -> dict[str, str]:
+    """The run's tags naming its data in full: loaded products, feedback products, holdout."""
+    return {
+        "data_digest": data.digest,
+        FEEDBACK_TAG: data.feedback_digest,
+        HOLDOUT_TAG: catalogue_digest(data.holdout["productid"]),
+    }
+
+
+def snapshot_params(data: TrainingData) -> dict[str, object]:
+    """The run's params describing its data; ``data_rows`` counts the loaded products only."""
+    return {
+        "data_stage_pct": data.stage_bp / 100,
+        "data_rows": len(data.products),
+        "data_digest": data.digest[:16],
+        "feedback_rows": len(data.feedback),
+        "feedback_digest": data.feedback_digest[:16],
+        "holdout_rows": len(data.holdout),
+    }
+
+
+def learnt_from_run(params: Mapping[str, str], tags: Mapping[str, str]) -> LearntFrom:
+    """What a logged run learnt from, read back from :func:`snapshot_params` and its tags.
+
+    A run logged before feedback joined the training data learnt from no feedback; one without
+    a data digest (or count) has an unknown ``loaded_digest`` (empty).
+    """
+    rows = params.get("data_rows")
+    return LearntFrom(
+        loaded_rows=int(rows) if rows else 0,
+        loaded_digest=tags.get("data_digest") or params.get("data_digest") or "",
+        feedback_rows=int(params.get("feedback_rows") or 0),
+        feedback_digest=tags.get(FEEDBACK_TAG) or params.get("feedback_digest") or EMPTY_DIGEST,
+    )
+
+
+def learnt_from_text(params: Mapping[str, str]) -> str | None:
+    """``"31,050 loaded + 212 feedback products"``; ``None`` for a run logged before feedback."""
+    rows, feedback = params.get("data_rows"), params.get("feedback_rows")
+    if rows is None or feedback is None:
+        return None
+    return describe_rows(int(rows), int(feedback))
 
 
 def _end_failed(run_id: str) -> None:

@@ -33,7 +33,15 @@ from core.inference_log import InferenceRecord, write_records
 from core.registry import CHALLENGER, CHAMPION, VersionInfo
 from core.service_metrics import Scrape
 from core.serving.explain import ClassEvidence, Evidence, Explanation
-from core.tracking import CONFUSION_JSON, MODEL_NAME, PER_CLASS_JSON, LoggedRun
+from core.tracking import (
+    CONFUSION_JSON,
+    MODEL_NAME,
+    PER_CLASS_JSON,
+    LoggedRun,
+    learnt_from_text,
+    snapshot_params,
+    snapshot_tags,
+)
 from core.train import FitResult, TrainConfig
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -65,9 +73,13 @@ class FakeModelStore(ModelStore):
         self._runs: list[RunRecord] = []  # newest first
         self._versions: dict[int, str] = {}  # version → run id
 
-    def add_run(self, weighted_f1: float, *, register: bool = True) -> str:
-        """A finished training run scoring ``weighted_f1``, registered as a version by default."""
+    def add_run(
+        self, weighted_f1: float, *, register: bool = True, feedback_rows: int | None = None
+    ) -> str:
+        """A finished training run scoring ``weighted_f1``, registered as a version by default;
+        without ``feedback_rows``, logged before feedback was training data (no such param)."""
         n = len(self._runs) + 1
+        feedback = {} if feedback_rows is None else {"feedback_rows": str(feedback_rows)}
         run = RunRecord(
             run_id=f"run{n}",
             name=f"logreg · 40 % data #{n}",
@@ -79,6 +91,7 @@ class FakeModelStore(ModelStore):
                 "max_features": "100000",
                 "char_ngrams": "False",
                 "data_rows": "1000",
+                **feedback,
             },
             metrics={
                 "weighted_f1": weighted_f1,
@@ -124,11 +137,11 @@ class FakeModelStore(ModelStore):
     ) -> LoggedRun:
         self._check()
         n = len(self._runs) + 1
-        tags = {"triggered_by": actor.label, "rakuten.actor": actor.subject}
+        # The real run's data params and tags (tracking's own functions), as strings like MLflow's.
+        tags = {"triggered_by": actor.label, "rakuten.actor": actor.subject, **snapshot_tags(data)}
+        params = {k: str(v) for k, v in {**config.params(), **snapshot_params(data)}.items()}
         metrics = {**evaluation.metrics(), "fit_seconds": result.fit_seconds}
-        self._runs.insert(
-            0, RunRecord(f"run{n}", run_name, NOW, "FINISHED", config.params(), metrics, tags)
-        )
+        self._runs.insert(0, RunRecord(f"run{n}", run_name, NOW, "FINISHED", params, metrics, tags))
         self.pipelines[n] = result.pipeline
         return LoggedRun(f"run{n}", f"models:/m-{n}", f"m-{n}")
 
@@ -143,6 +156,7 @@ class FakeModelStore(ModelStore):
                 NOW,
                 runs[run_id].metrics.get("weighted_f1"),
                 40.0,
+                learnt_from=learnt_from_text(runs[run_id].params),
             )
             for version, run_id in sorted(self._versions.items(), reverse=True)
         ]
@@ -173,10 +187,13 @@ class FakeModelStore(ModelStore):
         return VersionRef(version, self._versions[version], f"models:/{MODEL_NAME}/{version}")
 
     def champion_ref(self) -> VersionRef:
+        return self.alias_ref(CHAMPION)
+
+    def alias_ref(self, alias: str) -> VersionRef:
         self._check()
-        if CHAMPION not in self.aliases:
-            raise Missing(f"no champion yet: {MODEL_NAME} has no @{CHAMPION}")
-        return self.version_ref(self.aliases[CHAMPION])
+        if alias not in self.aliases:
+            raise Missing(f"no {alias} yet: {MODEL_NAME} has no @{alias}")
+        return self.version_ref(self.aliases[alias])
 
     def load_pipeline(self, ref: VersionRef) -> Any:
         self._check()

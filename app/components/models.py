@@ -46,6 +46,7 @@ def runs_table(runs: pd.DataFrame) -> list[str]:
             "fit_seconds",
             "data_loaded_pct",
             "data_rows",
+            "feedback_rows",
             "classifier",
             "c",
             "max_features",
@@ -61,7 +62,15 @@ def runs_table(runs: pd.DataFrame) -> list[str]:
             "accuracy": st.column_config.NumberColumn("Accuracy", format="%.4f"),
             "fit_seconds": st.column_config.NumberColumn("Fit (s)", format="%.1f"),
             "data_loaded_pct": st.column_config.NumberColumn("Data %", format="%.1f"),
-            "data_rows": st.column_config.NumberColumn("Rows", format="%d"),
+            "data_rows": st.column_config.NumberColumn(
+                "Rows", format="%d", help="Loaded products the run learnt from"
+            ),
+            "feedback_rows": st.column_config.NumberColumn(
+                "Feedback rows",
+                format="%d",
+                help="Products labelled on the Predictions page the run learnt from too "
+                "(blank: logged before feedback was training data)",
+            ),
             "classifier": "Classifier",
             "c": "C",
             "max_features": "Vocabulary",
@@ -147,6 +156,7 @@ def versions_table(versions: list[VersionInfo]) -> None:
                 "aliases": [", ".join(v.aliases) for v in versions],
                 "weighted_f1": [v.weighted_f1 for v in versions],
                 "data_loaded_pct": [v.data_loaded_pct for v in versions],
+                "learnt_from": [v.learnt_from for v in versions],
                 "created_at": [v.created_at for v in versions],
             }
         ),
@@ -156,6 +166,9 @@ def versions_table(versions: list[VersionInfo]) -> None:
             "aliases": "Aliases",
             "weighted_f1": st.column_config.NumberColumn("Weighted F1", format="%.4f"),
             "data_loaded_pct": st.column_config.NumberColumn("Data %", format="%.1f"),
+            "learnt_from": st.column_config.TextColumn(
+                "Learnt from", help="Blank: registered before feedback was training data"
+            ),
             "created_at": st.column_config.DatetimeColumn(
                 "Registered (UTC)", format="YYYY-MM-DD HH:mm"
             ),

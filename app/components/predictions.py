@@ -60,6 +60,11 @@ def serving_banner(health: ApiHealth | None, champion: int | None, docs_url: str
     line = f"Serving **v{health.version}** of the registry model from {health.url}"
     if champion is not None and champion != health.version:
         line += f" · :orange[champion is v{champion}: the API has not switched yet]"
+    if health.shadow_version is not None:
+        line += (
+            f" · challenger **v{health.shadow_version}** scores {health.shadow_share:.0%} of "
+            "requests in shadow (compare them on the Training page)"
+        )
     if docs_url:
         line += f" · [API docs]({docs_url})"
     st.caption(line)

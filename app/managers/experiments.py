@@ -26,6 +26,7 @@ RUN_COLUMNS = (
     "status",
     *METRICS,
     "data_rows",
+    "feedback_rows",
     *PARAMS,
     "version",
     "aliases",
@@ -92,6 +93,7 @@ def store_errors(store: ModelStore) -> Iterator[None]:
 
 def _row(run: RunRecord, version: VersionInfo | None) -> dict[str, object]:
     data_rows = run.params.get("data_rows")
+    feedback_rows = run.params.get("feedback_rows")  # None: logged before feedback was data
     return {
         "run_id": run.run_id,
         "name": run.name,
@@ -99,6 +101,7 @@ def _row(run: RunRecord, version: VersionInfo | None) -> dict[str, object]:
         "status": run.status,
         **{name: run.metrics.get(name) for name in METRICS},
         "data_rows": int(data_rows) if data_rows is not None else None,
+        "feedback_rows": int(feedback_rows) if feedback_rows is not None else None,
         **{name: run.params.get(name) for name in PARAMS},
         "version": version.version if version else None,
         "aliases": ", ".join(version.aliases) if version else "",

@@ -9,7 +9,8 @@ from core.access import Action, Actor, checks
 from core.adapters.errors import AdapterError
 from core.adapters.predictor import Predictor
 from core.shadow.canary import CanarySetting, canary_share, set_canary_share
-from core.shadow.compare import LiveComparison, compare, live_verdict
+from core.shadow.compare import LiveComparison, compare
+from core.shadow.gate import live_verdict
 
 
 class ShadowManager:

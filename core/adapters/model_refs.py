@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from core.registry import MODEL_NAME
+
 
 @dataclass(frozen=True)
 class RunRecord:
@@ -34,7 +36,8 @@ class VersionRef:
 
 
 class ServingSource(Protocol):
-    """The part of the model store a predictor uses: find the champion, load a version."""
+    """The part of the model store a predictor uses: find the champion (or another alias), load
+    a version."""
 
     uri: str  # where it is, for messages and links
 
@@ -46,6 +49,15 @@ class ServingSource(Protocol):
         """Where the champion alias points (:class:`~core.adapters.errors.Missing` if none)."""
         ...
 
+    def alias_ref(self, alias: str) -> VersionRef:
+        """Where ``alias`` points (:class:`~core.adapters.errors.Missing` if it is not set)."""
+        ...
+
     def load_pipeline(self, ref: VersionRef) -> Any:
         """The fitted pipeline of a version (its own logged model, not an alias)."""
         ...
+
+
+def no_alias(alias: str) -> str:
+    """What a registry without ``alias`` is said to have: "no champion yet: … has no @champion"."""
+    return f"no {alias} yet: {MODEL_NAME} has no @{alias}"

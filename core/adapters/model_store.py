@@ -26,11 +26,18 @@ from pydantic import SecretStr
 from core.access import Actor
 from core.adapters.errors import AdapterError, Missing, Unreachable
 from core.adapters.mlflow_http import Caller, mlflow_error, use_credentials, use_http_policy
-from core.adapters.model_refs import RunRecord, VersionRef
+from core.adapters.model_refs import RunRecord, VersionRef, no_alias
 from core.data.queries import TrainingData
 from core.evaluate import Evaluation
 from core.registry import CHALLENGER, CHAMPION, MODEL_NAME, VersionInfo
-from core.tracking import EXPERIMENT, HOLDOUT_TAG, LoggedRun, close_abandoned_runs, log_training_run
+from core.tracking import (
+    EXPERIMENT,
+    HOLDOUT_TAG,
+    LoggedRun,
+    close_abandoned_runs,
+    learnt_from_text,
+    log_training_run,
+)
 from core.train import FitResult, TrainConfig
 
 
@@ -209,6 +216,7 @@ class MlflowModelStore(ModelStore):
                         weighted_f1=metrics.get("weighted_f1"),
                         data_loaded_pct=metrics.get("data_loaded_pct"),
                         holdout_digest=run.data.tags.get(HOLDOUT_TAG) if run else None,
+                        learnt_from=learnt_from_text(run.data.params) if run else None,
                     )
                 )
             return sorted(infos, key=lambda v: v.version, reverse=True)
@@ -250,11 +258,14 @@ class MlflowModelStore(ModelStore):
             return _ref(found.version, found.run_id, found.source)
 
     def champion_ref(self) -> VersionRef:
+        return self.alias_ref(CHAMPION)
+
+    def alias_ref(self, alias: str) -> VersionRef:
         try:
-            found = self._client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
+            found = self._client.get_model_version_by_alias(MODEL_NAME, alias)
         except MlflowException as exc:
             if exc.error_code in {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}:
-                raise Missing(f"no champion yet: {MODEL_NAME} has no @{CHAMPION}") from exc
+                raise Missing(no_alias(alias)) from exc
             raise mlflow_error(exc, self.uri) from exc
         return _ref(found.version, found.run_id, found.source)
 

@@ -39,6 +39,9 @@ class ApiHealth:
     # Optional: an API older than these fields leaves them at their defaults.
     registry_unreachable_since: datetime | None = None
     serving_local_copy: bool = False
+    shadow_version: int | None = None  # the challenger scored in shadow, if any
+    shadow_share: float = 0.0  # share of predictions it scores
+    shadow_idle_reason: str | None = None  # why none is in shadow
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,7 @@ class HttpPredictor(Predictor):
         model = body.get("model") or {}
         loaded_at = model.get("loaded_at")
         since = body.get("registry_unreachable_since")
+        shadow = body.get("shadow") or {}
         return ApiHealth(
             url=self.url,
             model_loaded=bool(body.get("model_loaded")),
@@ -174,6 +178,9 @@ class HttpPredictor(Predictor):
             poll_seconds=float(body.get("poll_seconds") or 0),
             registry_unreachable_since=datetime.fromisoformat(since) if since else None,
             serving_local_copy=bool(body.get("serving_local_copy")),
+            shadow_version=shadow.get("challenger"),
+            shadow_share=float(shadow.get("share") or 0),
+            shadow_idle_reason=shadow.get("idle_reason"),
         )
 
     def _call(

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from core.adapters.errors import AdapterError, Missing, Unreachable
 from core.adapters.mlflow_http import refusal
-from core.adapters.model_refs import ServingSource, VersionRef
+from core.adapters.model_refs import ServingSource, VersionRef, no_alias
 from core.registry import CHAMPION, MODEL_NAME
 
 ALIAS_PATH = "/api/2.0/mlflow/registered-models/alias"
@@ -50,11 +50,14 @@ class HttpRegistry(ServingSource):
         self._get("/health")
 
     def champion_ref(self) -> VersionRef:
+        return self.alias_ref(CHAMPION)
+
+    def alias_ref(self, alias: str) -> VersionRef:
         try:
-            params = {"name": MODEL_NAME, "alias": CHAMPION}
+            params = {"name": MODEL_NAME, "alias": alias}
             found = self._get(ALIAS_PATH, params, missing=_NO_ALIAS).json()
         except Missing as exc:
-            raise Missing(f"no champion yet: {MODEL_NAME} has no @{CHAMPION}") from exc
+            raise Missing(no_alias(alias)) from exc
         version = found.get("model_version") or {}
         if "version" not in version:
             raise AdapterError(f"MLflow at {self.uri} answered the alias without a version")
@@ -103,6 +106,9 @@ class LocalRegistry(ServingSource):
         """A file: nothing to probe."""
 
     def champion_ref(self) -> VersionRef:
+        return self.alias_ref(CHAMPION)
+
+    def alias_ref(self, alias: str) -> VersionRef:
         from mlflow import MlflowClient
         from mlflow.exceptions import MlflowException
 
@@ -110,10 +116,10 @@ class LocalRegistry(ServingSource):
 
         try:
             client = MlflowClient(self.uri, registry_uri=self.uri)
-            found = client.get_model_version_by_alias(MODEL_NAME, CHAMPION)
-        except MlflowException as exc:  # the same reading as MlflowModelStore.champion_ref
+            found = client.get_model_version_by_alias(MODEL_NAME, alias)
+        except MlflowException as exc:  # the same reading as MlflowModelStore.alias_ref
             if exc.error_code in _NO_ALIAS:
-                raise Missing(f"no champion yet: {MODEL_NAME} has no @{CHAMPION}") from exc
+                raise Missing(no_alias(alias)) from exc
             raise mlflow_error(exc, self.uri) from exc
         source = found.source or f"models:/{MODEL_NAME}/{found.version}"
         return VersionRef(int(found.version), found.run_id or "", source)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -10,6 +10,7 @@ import pandas as pd
 from sqlalchemy import Connection, Select, func, or_, select
 
 from core.data.categories import CATEGORIES
+from core.data.feedback import EMPTY_DIGEST, LearntFrom, feedback_products, no_feedback
 from core.data.loading import current_stage_bp
 from core.data.store import catalogue_digest
 from core.db.tables import dataset, holdout_products, load_history, loaded_products, source_pool
@@ -52,18 +53,38 @@ class TextStats:
 
 @dataclass(frozen=True)
 class TrainingData:
-    """What a training run learns from and is judged on, with the snapshot that names it."""
+    """What a training run learns from and is judged on, with the snapshot that names it.
+
+    ``products`` are the loaded products (``digest`` names them); ``feedback`` the products people
+    labelled on the Predictions page (:mod:`core.data.feedback`), never holdout products. A run
+    fits on both (:attr:`training_frame`) and is judged on ``holdout`` alone.
+    """
 
     products: pd.DataFrame
     holdout: pd.DataFrame
     stage_bp: int
     pool_rows: int
     digest: str
+    feedback: pd.DataFrame = field(default_factory=no_feedback)
+    feedback_digest: str = EMPTY_DIGEST
+    feedback_held_out: int = 0  # labelled products left out: they are holdout products
 
     @property
     def loaded_share(self) -> float:
         """Loaded share of the pool, 0..1."""
         return len(self.products) / self.pool_rows if self.pool_rows else 0.0
+
+    @property
+    def training_frame(self) -> pd.DataFrame:
+        """What a run fits on: the loaded products, then the feedback products."""
+        if self.feedback.empty:
+            return self.products
+        return pd.concat([self.products, self.feedback], ignore_index=True)
+
+    @property
+    def learnt_from(self) -> LearntFrom:
+        """The loaded and feedback products, counted and named by digest."""
+        return LearntFrom(len(self.products), self.digest, len(self.feedback), self.feedback_digest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +132,7 @@ def dataset_status(conn: Connection) -> DatasetStatus:
 
 
 def training_data(conn: Connection) -> TrainingData:
-    """Every loaded product and the whole holdout, read in one transaction."""
+    """Every loaded product, the feedback products and the whole holdout, in one transaction."""
     columns = ["productid", "designation", "description", "prdtypecode"]
     frames = [
         pd.DataFrame(
@@ -121,12 +142,16 @@ def training_data(conn: Connection) -> TrainingData:
         for t in (loaded_products, holdout_products)
     ]
     status = dataset_status(conn)
+    feedback = feedback_products(conn, frames[1])
     return TrainingData(
         products=frames[0],
         holdout=frames[1],
         stage_bp=status.stage_bp,
         pool_rows=status.pool_rows,
         digest=catalogue_digest(frames[0]["productid"]),
+        feedback=feedback.products,
+        feedback_digest=feedback.digest,
+        feedback_held_out=feedback.held_out,
     )
 
 

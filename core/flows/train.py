@@ -55,7 +55,8 @@ class TrainSummary:
     macro_f1: float
     accuracy: float
     fit_seconds: float
-    data_rows: int
+    data_rows: int  # loaded products
+    feedback_rows: int  # products labelled on the Predictions page, learnt from too
     promoted: bool
     gate: str
     serving: str  # what the predictor API said after a promotion ("" when nothing moved)
@@ -69,19 +70,26 @@ def snapshot_task(engine: Engine) -> TrainingData:
         raise TrainingError("No products are loaded: initialize the data on the Dataset page.")
     if data.holdout.empty:
         raise TrainingError("The holdout is empty: import a dataset with more products per class.")
-    get_run_logger().info(
-        "Snapshot: %s products (%.1f %% of the pool), %s holdout, digest %s",
-        f"{len(data.products):,}",
+    logger = get_run_logger()
+    logger.info(
+        "Snapshot: %s (%.1f %% of the pool loaded), %s holdout, digest %s, feedback digest %s",
+        data.learnt_from.describe(),
         100 * data.loaded_share,
         f"{len(data.holdout):,}",
         data.digest[:12],
+        data.feedback_digest[:12],
     )
+    if data.feedback_held_out:
+        logger.info(
+            "Left out %s labelled product(s): they are holdout products, which judge the model",
+            f"{data.feedback_held_out:,}",
+        )
     return data
 
 
 @_step("fit")
 def fit_task(config: TrainConfig, data: TrainingData) -> FitResult:
-    result = fit(config, data.products)
+    result = fit(config, data.training_frame)  # the holdout stays out: it judges the fit
     get_run_logger().info("Fitted %s in %.1f s", config.classifier, result.fit_seconds)
     return result
 
@@ -148,6 +156,9 @@ def register_task(
             margin=settings.promotion_margin,
             # The run ends once the alias moved; the API loads the model after answering.
             wait_for_api=False,
+            # A version just trained has served no live traffic: with this setting on, it stays
+            # challenger (in shadow) until the live comparison supports it.
+            live_evidence=settings.promotion_needs_live_evidence,
         )
     except PromotionRefused as exc:
         # Training succeeded; the gate (or a promotion made meanwhile) said no.
@@ -190,7 +201,8 @@ def train_flow(
     actor: dict[str, Any] | None = None,
     run_name: str | None = None,
 ) -> dict:
-    """Train on the loaded products, evaluate on the holdout, log, register, maybe promote.
+    """Train on the loaded and feedback products, evaluate on the holdout, log, register, maybe
+    promote.
 
     Args:
         config: Hyperparameters (validated: out-of-range values fail the run at once).
@@ -241,6 +253,7 @@ def train_flow(
             accuracy=evaluation.accuracy,
             fit_seconds=result.fit_seconds,
             data_rows=len(data.products),
+            feedback_rows=len(data.feedback),
             promoted=promoted,
             gate=why,
             serving=serving,

@@ -286,21 +286,3 @@ def _latency(values: pd.Series) -> Latency:
 def _name(code: int) -> str:
     category = CATEGORY_BY_CODE.get(code)
     return category.label_en if category else f"unknown ({code})"
-
-
-def live_verdict(comparison: LiveComparison) -> tuple[bool, str]:
-    """The live gate: enough labelled requests, and the challenger right at least as often as
-    the champion on them (the holdout gate still applies; this one is asked for by a setting)."""
-    version = comparison.challenger_version
-    name = f"v{version}" if version is not None else "the challenger"
-    if comparison.labelled < LIVE_MIN_LABELLED:
-        return False, (
-            f"live evidence: {comparison.labelled} labelled request(s) scored by {name} and the "
-            f"champion, at least {LIVE_MIN_LABELLED} needed"
-        )
-    champion, challenger = comparison.champion_right, comparison.challenger_right
-    passed = challenger >= champion
-    return passed, (
-        f"live evidence: {name} right on {challenger} of {comparison.labelled} labelled "
-        f"request(s) {'≥' if passed else '<'} the champion's {champion}"
-    )

@@ -23,7 +23,8 @@ from core.adapters.predictor import Predictor
 from core.promotion import Promotion
 from core.registry import champion
 from core.shadow.canary import end_canary
-from core.shadow.compare import compare, live_verdict
+from core.shadow.compare import compare
+from core.shadow.gate import live_verdict
 
 LIVE_WINDOW = timedelta(days=7)  # the live gate's window
 

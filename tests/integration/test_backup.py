@@ -27,6 +27,8 @@ from core.db.tables import metadata
 from core.drift_store import DriftRun, DriftSummary, save_drift_run
 from core.inference_log import InferenceRecord, record_feedback, write_records
 from core.settings import REPO_ROOT, get_settings
+from core.shadow.canary import set_canary_share
+from core.shadow.records import ShadowRecord, write_shadow_records
 from tests.conftest import fresh_pg_database
 from tests.fakes_serving import FakeModelStore
 
@@ -87,6 +89,12 @@ def fill(engine: Engine, catalogue: pd.DataFrame, reports: Path) -> None:
     record_feedback(engine, "req-1", 2583, ADMIN)
     record_feedback(engine, "req-2", 10, OPERATOR)
     assign_role(engine, "ana@example.com", Role.OPERATOR, ADMIN)
+    shadow = [
+        ShadowRecord(f"req-{n}", T0 + timedelta(seconds=n), 3, "challenger", 10, 1 / (n + 3), 0.5)
+        for n in range(5)
+    ]
+    write_shadow_records(engine, shadow)
+    set_canary_share(engine, 0.15, ADMIN)
 
 
 def record(n: int) -> InferenceRecord:

@@ -37,7 +37,7 @@ from core.flows.monitor import monitor_flow
 from core.flows.names import LOAD_DATA_DEPLOYMENT, MONITOR_DEPLOYMENT, TRAIN_DEPLOYMENT
 from core.flows.serve import deployments
 from core.flows.train import train_flow
-from core.inference_log import InferenceRecord, write_records
+from core.inference_log import InferenceRecord, record_feedback, write_records
 from core.settings import Settings, get_settings
 from core.train import TrainConfig, TrainingError
 from tests.fakes_serving import FakePredictor
@@ -293,15 +293,23 @@ def test_monitor_retrains_only_above_the_threshold(
     calm = monitor_flow(threshold=0.99)  # a threshold nothing passes: report, no retrain
     assert calm["verdict"] == "no drift" and calm["trained"] is None
     assert "predicted_code" in calm["drifted_columns"]
+    idle = monitor_flow(threshold=0.05)  # drift, but nothing new to learn from: no retrain
+    assert idle["verdict"] == "drift" and idle["trained"] is None
+    assert idle["decision"].startswith("drift: nothing new to learn from — v1 was trained on ")
+    engine = make_engine(settings.database_url)
+    for i in range(5):  # people label five predictions: something new
+        record_feedback(engine, f"r{i}", 2583, TRAINER)
+    engine.dispose()
     wave = monitor_flow(threshold=0.05)
     assert wave["verdict"] == "drift" and wave["trained"]["version"] == 2
-    assert wave["decision"].startswith("drift: retrained as v2, ")
+    assert wave["decision"].startswith("drift: retrained on ")
+    assert " feedback since v1) as v2, " in wave["decision"]  # some may be holdout products
     engine = make_engine(settings.database_url)
     with engine.connect() as conn:
         runs = drift_runs_frame(conn)
     engine.dispose()
-    assert list(runs.verdict) == ["drift", "no drift"]
-    assert list(runs.decision) == [wave["decision"], "no drift: nothing to do"]
+    assert list(runs.verdict) == ["drift", "drift", "no drift"]
+    assert list(runs.decision) == [wave["decision"], idle["decision"], "no drift: nothing to do"]
     assert all((settings.var_dir / "drift" / f).exists() for f in runs.report_file)
 
 

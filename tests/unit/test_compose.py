@@ -81,6 +81,7 @@ NEEDS: dict[str, set[str]] = {
     "inference_log_buffer_bytes": {"api"},
     "inference_log_spool_bytes": {"api"},
     "inference_log_write_timeout": {"api"},
+    "shadow_share": {"api"},
     "challenge_x_path": set(),  # a host path: in the stack the files are uploaded on the page
     "challenge_y_path": set(),
     "synthetic_rows": {"app", "worker"},
@@ -90,6 +91,9 @@ NEEDS: dict[str, set[str]] = {
     "batch_fraction": {"app", "worker"},
     "drift_share_threshold": {"app", "worker"},
     "promotion_margin": {"app", "worker"},
+    "promotion_needs_live_evidence": {"app", "worker"},
+    "retrain_load_next_batch": {"app", "worker"},
+    "canary_share": {"app", "worker", "api"},  # the app shows it; the API serves it
 }
 # Settings that may come from .env through `env_file` instead of `environment` (none: the file
 # sets every variable it passes, so .env's local-mode values never reach a container by accident).

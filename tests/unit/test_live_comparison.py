@@ -7,8 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine
 
-from core.shadow.compare import LIVE_MIN_LABELLED, compare, live_verdict, wilson
+from core.shadow.compare import LIVE_MIN_LABELLED, compare, wilson
+from core.shadow.gate import live_verdict
 from tests.shadow_rows import T0, log
+
 POOL, BOOK, TOY = 2583, 10, 1280
 
 
@@ -64,7 +66,11 @@ def test_wilson_interval_matches_the_textbook() -> None:
     assert (round(interval.low, 3), round(interval.high, 3)) == (0.490, 0.943)
     assert wilson(0, 0) is None
     full = wilson(10, 10)
-    assert full is not None and full.high == pytest.approx(1.0) and full.low == pytest.approx(0.722, abs=1e-3)
+    assert (
+        full is not None
+        and full.high == pytest.approx(1.0)
+        and full.low == pytest.approx(0.722, abs=1e-3)
+    )
 
 
 def test_the_live_gate_needs_enough_labels_and_no_worse_accuracy(engine: Engine) -> None:
