@@ -39,6 +39,11 @@ class ChallengerFollower(AliasFollower):
         self.idle_reason: str | None = "the challenger alias was not checked yet"
         metrics.shadow_version.set(0)
 
+    @property
+    def champion(self) -> AliasFollower:
+        """The champion's follower (a canary answer is scored by the champion in shadow)."""
+        return self._champion
+
     def _follow(self, ref: VersionRef) -> bool:
         served = self._champion.current
         if served is not None and served.version == ref.version:

@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.activity import Activity, ActivityMiddleware
 from api.batching import MicroBatcher
+from api.canary import Canary
 from api.challenger import ChallengerFollower
 from api.limits import BodyLimitMiddleware, body_limit
 from api.loading import load_scorer
@@ -104,7 +105,8 @@ def create_app(
     activity = Activity()
     shadow = _shadow(settings, follower, engine, metrics, loader, activity)
     batcher = MicroBatcher(on_batch=metrics.batch_size.observe)
-    services = Services(settings, follower, writer, metrics, batcher, shadow)
+    canary = Canary(shadow.engine, settings.canary_share)
+    services = Services(settings, follower, writer, metrics, batcher, shadow, canary)
     signal_path = reload_signal or reload_signal_path()
     signal = ReloadSignal(signal_path) if signal_path else None
 
@@ -112,12 +114,13 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         writer.start()
         shadow.start()
+        await asyncio.to_thread(canary.refresh)
         await asyncio.to_thread(follower.check)
         if follower.current is None:
             log.warning("starting without a model: %s", follower.last_error)
         tasks = [
             # The challenger loads after the start: serving does not wait for the shadow.
-            asyncio.create_task(asyncio.to_thread(shadow.check)),
+            asyncio.create_task(asyncio.to_thread(shadow.check, canary.share > 0)),
             asyncio.create_task(_follow(services.check_models, settings.api_poll_seconds)),
         ]
         if signal is not None:

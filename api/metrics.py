@@ -195,6 +195,11 @@ class ApiMetrics:
             ["reason"],  # queue_full | write_failed | scoring_failed | no_challenger | shutdown
             registry=r,
         )
+        self.canary_answers = Counter(
+            "rakuten_api_canary_answers",
+            "Requests answered by the challenger (the canary share) instead of the champion",
+            registry=r,
+        )
         self.shadow_queue = Gauge(
             "rakuten_api_shadow_queue_rows",
             "Requests waiting to be scored by the challenger (bounded)",

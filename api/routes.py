@@ -104,8 +104,8 @@ def build_router(services: Services) -> APIRouter:
         credentials: HTTPAuthorizationCredentials | None = bearer,
         wait: bool = True,
     ) -> Health:
-        """Check the champion alias now (instead of at the next poll) and swap if it moved;
-        then the challenger's, after the answer.
+        """Read the canary share and check the champion alias now (instead of at the next poll),
+        swapping if it moved; then the challenger's, after the answer.
 
         ``wait=false``: answer 202 at once with what is served now, and check after the answer
         (the train flow's promotion need not wait for a model load to finish).
@@ -122,10 +122,12 @@ def build_router(services: Services) -> APIRouter:
             background.add_task(services.check_models)  # runs in the thread pool
             response.status_code = 202
             return await health()
+        await run_in_threadpool(services.canary.refresh)  # a change of share applies now
         await run_in_threadpool(services.follower.check)
         if services.follower.last_error:
             raise HTTPException(503, services.follower.last_error)
-        background.add_task(services.shadow.check)  # the challenger's load need not be waited for
+        # The challenger's load need not be waited for.
+        background.add_task(services.shadow.check, services.canary.share > 0)
         return await health()
 
     @router.post(
@@ -141,7 +143,7 @@ def build_router(services: Services) -> APIRouter:
         """Classify one product: the most probable category and the top-k candidates; with
         ``explain``, also why (each term's exact contribution to the linear score)."""
         start = time.perf_counter()
-        model = services.serving()
+        model, alias = services.answering()
         candidates = await services.batcher.rank(
             model, body.designation, body.description or "", body.top_k
         )
@@ -156,10 +158,10 @@ def build_router(services: Services) -> APIRouter:
             explanation = explanation_out(found)
         request_id = uuid.uuid4().hex
         latency_ms = (time.perf_counter() - start) * 1000
-        services.record(model, [body], [candidates], [request_id], latency_ms, "predict")
+        services.record(model, [body], [candidates], [request_id], latency_ms, "predict", alias)
         return PredictResponse(
             **_answer(request_id, candidates),
-            model=ModelRef(name=model.name, version=model.version),
+            model=ModelRef(name=model.name, version=model.version, alias=alias),
             latency_ms=latency_ms,
             explanation=explanation,
         )
@@ -183,7 +185,7 @@ def build_router(services: Services) -> APIRouter:
                 f"batch of {len(body.products)} products is over the limit of {limit} "
                 "(RAKUTEN_API_BATCH_LIMIT): split it",
             )
-        model = services.serving()
+        model, alias = services.answering()
         designations = [p.designation for p in body.products]
         descriptions = [p.description or "" for p in body.products]
         if len(body.products) <= INLINE_BATCH:
@@ -195,13 +197,13 @@ def build_router(services: Services) -> APIRouter:
         request_id = uuid.uuid4().hex
         ids = [f"{request_id}-{i}" for i in range(len(ranked))]
         latency_ms = (time.perf_counter() - start) * 1000
-        services.record(model, body.products, ranked, ids, latency_ms, "batch")
+        services.record(model, body.products, ranked, ids, latency_ms, "batch", alias)
         # Plain dicts, not 100 validated models: the shape is BatchResponse's (the OpenAPI
         # spec says so, and the schemathesis test checks every answer against it).
         return JSONResponse(
             {
                 "request_id": request_id,
-                "model": {"name": model.name, "version": model.version},
+                "model": {"name": model.name, "version": model.version, "alias": alias},
                 "predictions": [_answer(i, r) for i, r in zip(ids, ranked, strict=True)],
                 "latency_ms": latency_ms,
             }

@@ -161,10 +161,11 @@ class Candidate(CategoryRef):
 
 
 class ModelRef(BaseModel):
-    """Which registry version answered."""
+    """Which registry version answered, and as which alias (challenger: a canary answer)."""
 
     name: str
     version: int
+    alias: Literal["champion", "challenger"] = "champion"
 
 
 class Prediction(BaseModel):

@@ -56,8 +56,9 @@ class _Item:
     request_id: str
     designation: str
     description: str
-    champion_version: int
+    champion_version: int  # of the model that answered (the challenger, for a canary answer)
     champion_code: int
+    other: str  # the alias of the model that scores it: challenger, or champion for a canary
 
 
 @dataclass(frozen=True)
@@ -116,9 +117,10 @@ class Shadow:
             metrics.shadow_predictions.labels(agreement)
         metrics.track(metrics.shadow_queue, lambda: len(self._queue))
 
-    def check(self) -> bool:
-        """Follow the challenger alias (in the champion's check cycle); whether it changed."""
-        if self.share <= 0:
+    def check(self, needed: bool = False) -> bool:
+        """Follow the challenger alias (in the champion's check cycle); whether it changed.
+        ``needed``: a canary answers with the challenger, shadow scoring or not."""
+        if self.share <= 0 and not needed:
             self.challenger.idle_reason = "shadow scoring is off (RAKUTEN_SHADOW_SHARE=0)"
             return False
         return self.challenger.check()
@@ -129,14 +131,16 @@ class Shadow:
         products: Sequence[Product],
         ranked: Sequence[list[Ranked]],
         ids: Sequence[str],
+        other: str = CHALLENGER,
     ) -> None:
-        """Queue the share of these answered products the challenger scores; never blocks."""
-        challenger = self.challenger.current
-        if challenger is None or challenger.version == model.version or self.share <= 0:
+        """Queue the share of these answered products the ``other`` model scores (the
+        challenger; the champion when the challenger answered a canary's share); never blocks."""
+        scorer = self._model(other)
+        if scorer is None or scorer.version == model.version or self.share <= 0:
             return
         every = self.share >= 1
         items = [
-            _Item(request_id, p.designation, p.description or "", model.version, r[0].code)
+            _Item(request_id, p.designation, p.description or "", model.version, r[0].code, other)
             for request_id, p, r in zip(ids, products, ranked, strict=True)
             if every or self._sample() < self.share
         ]
@@ -238,8 +242,11 @@ class Shadow:
             self._bytes -= size
             return item
 
+    def _model(self, alias: str) -> ServedModel | None:
+        return self.challenger.current if alias == CHALLENGER else self.challenger.champion.current
+
     def _score(self, item: _Item) -> ShadowRecord | None:
-        model = self.challenger.current  # the alias may have moved since the request
+        model = self._model(item.other)  # the alias may have moved since the request
         if model is None or model.version == item.champion_version:
             self._drop("no_challenger", 1)
             return None
@@ -255,7 +262,7 @@ class Shadow:
         self._scored += 1
         at, version = datetime.now(UTC), model.version
         return ShadowRecord(
-            item.request_id, at, version, CHALLENGER, best.code, best.probability, latency_ms
+            item.request_id, at, version, item.other, best.code, best.probability, latency_ms
         )
 
     def _write(self, records: list[ShadowRecord]) -> bool:

@@ -58,6 +58,7 @@ class InferenceRecord:
     model_version: int
     latency_ms: float
     source: str  # predict | batch
+    served_alias: str | None = None  # champion, or challenger for a canary answer
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,7 +58,11 @@ def test_serves_the_champion_with_top_k_and_category_names(client: TestClient) -
 
     answer = client.post("/predict", json=POOL).json()
     assert answer["code"] == 2583 and answer["category"] == "Pools & accessories"
-    assert answer["model"] == {"name": "rakuten-product-classifier", "version": 1}
+    assert answer["model"] == {
+        "name": "rakuten-product-classifier",
+        "version": 1,
+        "alias": "champion",
+    }
     assert len(answer["request_id"]) == 32 and answer["latency_ms"] > 0
     top = answer["top_k"]
     assert len(top) == 5 and top[0]["code"] == answer["code"]

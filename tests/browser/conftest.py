@@ -106,7 +106,10 @@ def make_run(
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`make run` on a free loopback port with its own empty var/ folder, as a newcomer runs it."""
-    with make_run(tmp_path_factory.mktemp("var"), free_port()) as url:
+    # A 2-point margin: the journeys' later runs learn from a little feedback too, which may move
+    # the weighted F1 a hair below the champion's; the gate's rule is tested elsewhere.
+    margin = {"RAKUTEN_PROMOTION_MARGIN": "0.02"}
+    with make_run(tmp_path_factory.mktemp("var"), free_port(), margin) as url:
         yield url
 
 

@@ -1,7 +1,9 @@
 """Training and serving in a real browser against `make run` (MLflow, Prefect, the worker and the
 API all running): train, watch the run complete, promote, see the champion; train again, roll
 back; then classify a product with the served champion, mark feedback, find it in the history;
-then send drifted traffic, run the drift check and read the verdict and Evidently's report.
+then send drifted traffic, run the drift check and read the verdict and Evidently's report;
+then train a challenger, see why a product gets its category, compare the challenger live on the
+traffic both scored and promote it from there.
 
 The tests run in file order and share one `make run`: the second needs the first's champion.
 Each train run reports how long the page took from the click on Train to showing "Completed"
@@ -150,3 +152,61 @@ def test_simulate_drifted_traffic_and_see_the_drift_report(page: Page, app_url: 
 
     page.goto(app_url)
     expect(page.get_by_text(re.compile(r"^drift · \d+%$"))).to_be_visible()  # Home's card
+
+
+def reload_until(page: Page, locator, timeout_s: float = 90.0) -> None:
+    """Reload the page until ``locator`` shows: what the API and its writers do in the background
+    (the next alias check, the shadow's rows) reaches a page at its next run."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            expect(locator).to_be_visible(timeout=3_000)
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            page.reload()
+
+
+def test_a_challenger_in_shadow_is_compared_live_and_promoted_from_there(
+    page: Page, app_url: str
+) -> None:
+    # Trained without promoting: v3 is @challenger, and the API scores live traffic with it.
+    train(page, app_url, auto_promote=False)
+    page.goto(f"{app_url}/Predictions")
+    reload_until(page, page.get_by_text(re.compile(r"challenger v3 scores 100% of requests")))
+
+    # Why this category: the words that counted, highlighted in the title.
+    title = "Piscine tubulaire ronde 3,66 x 0,76 m"
+    page.get_by_label("Product title (designation)").fill(title)
+    page.get_by_role("button", name="Predict", exact=True).click()
+    expect(page.get_by_role("heading", name="Why this category")).to_be_visible()
+    shown = page.get_by_test_id("stMarkdownContainer").filter(has_text="Title:")
+    highlighted = shown.locator("span").filter(has_text=re.compile(r"^\S+$"))
+    expect(highlighted.first).to_be_visible()
+    words = highlighted.all_inner_texts()
+    assert words and all(word in title for word in words)
+    colours = highlighted.evaluate_all(
+        "spans => spans.map(s => getComputedStyle(s).backgroundColor)"
+    )
+    assert all(c not in ("rgba(0, 0, 0, 0)", "transparent") for c in colours), colours
+    page.get_by_role("button", name="Save feedback").click()  # its predicted category is right
+    expect(
+        page.get_by_text(re.compile(r"Feedback saved: .* the prediction was correct"))
+    ).to_be_visible()
+
+    # Live traffic, scored by both.
+    page.goto(f"{app_url}/Monitoring")
+    page.get_by_role("spinbutton", name="Predictions").fill("200")
+    page.get_by_role("button", name="Send traffic").click()
+    expect(page.get_by_text(re.compile(r"Sent 200 predictions"))).to_be_visible()
+
+    # The live comparison, beside the gate, then the promotion from it.
+    page.goto(f"{app_url}/Training")
+    expect(page.get_by_text("Live comparison: v3 against the champion")).to_be_visible()
+    reload_until(page, metric(page, "Labelled requests").filter(has_text=re.compile(r"^[1-9]")))
+    expect(metric(page, "Agreement")).to_have_text(re.compile(r"^\d+\.\d%$"))
+    expect(page.get_by_text("Where they disagree most")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Live evidence: on \d+ labelled request"))).to_be_visible()
+    page.get_by_role("button", name="Promote v3 to champion").click()
+    expect(page.get_by_text(re.compile(r"Champion is now v3 \(promote"))).to_be_visible()
