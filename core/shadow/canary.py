@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Engine, delete, insert, select
 
 from core.access import Action, Actor, audited, checks
-from core.access.audit_store import SqlAuditLog
 from core.db.tables import serving_settings
 
 CANARY_KEY = "canary_share"
@@ -68,6 +67,9 @@ def set_canary_share(engine: Engine, share: float, actor: Actor) -> None:
         ValueError: ``share`` is outside 0..MAX_CANARY.
         PermissionDenied: ``actor`` may not set it.
     """
+    # Here, not at the top: the API reads the share and must not import pandas (the audit store).
+    from core.access.audit_store import SqlAuditLog
+
     params = {"share": share}
     with audited(SqlAuditLog(engine), actor, Action.SET_CANARY, target="canary", params=params):
         check_share(share)

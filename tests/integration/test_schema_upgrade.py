@@ -28,7 +28,8 @@ AT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
 def old_schema(engine: Engine) -> None:
-    """``prediction_feedback`` as it shipped before it said who gave the feedback, with a row."""
+    """``prediction_feedback`` as it shipped before it said who gave the feedback, with a row, and
+    ``inference_log`` before it said which alias answered."""
     old = MetaData()
     feedback = Table(
         "prediction_feedback",
@@ -36,6 +37,16 @@ def old_schema(engine: Engine) -> None:
         Column("request_id", String(64), primary_key=True),
         Column("true_code", Integer, nullable=False),
         Column("at", DateTime(timezone=True), nullable=False),
+    )
+    # inference_log before canary answers said which alias gave them (served_alias).
+    Table(
+        "inference_log",
+        old,
+        *(
+            Column(c.name, c.type, primary_key=c.primary_key)
+            for c in inference_log.columns
+            if c.name != "served_alias"
+        ),
     )
     old.create_all(engine)
     with engine.begin() as conn:
@@ -89,7 +100,8 @@ def test_adding_a_column_another_process_just_added_is_not_an_error(database_url
     ensure_schema(engine)
     for column in ADDED_COLUMNS:
         _add_column(engine, column)
-    assert {c.name for c in ADDED_COLUMNS} <= columns(engine, "prediction_feedback")
+    for column in ADDED_COLUMNS:
+        assert column.name in columns(engine, column.table.name)
     engine.dispose()
 
 
