@@ -23,6 +23,7 @@ from core.data.store import catalogue_digest
 from core.data.synthetic import generate_catalogue
 from core.db.engine import ensure_schema, make_engine
 from core.evaluate import evaluate
+from core.registry import CHALLENGER
 from core.settings import Settings
 from core.train import TrainConfig, fit
 from tests.ports import free_port
@@ -80,6 +81,16 @@ def model_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelStore
     models.force(1)
     yield models
     engine.dispose()
+
+
+@pytest.fixture
+def challenger_v2(model_store: ModelStore) -> Iterator[ModelStore]:
+    """v2 is the challenger (and v1 the champion); left so for the tests that follow."""
+    store = model_store.store()
+    assert model_store.champion() == 1
+    store.set_alias(CHALLENGER, 2)
+    yield model_store
+    store.set_alias(CHALLENGER, 2)
 
 
 def api_settings(tmp_path: Path, tracking_uri: str, **overrides: object) -> Settings:

@@ -5,32 +5,20 @@ change of share applies at the reload that follows it."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import select
 
 from core.access import Actor
 from core.db.engine import ensure_schema, make_engine
 from core.db.tables import inference_log, shadow_predictions
-from core.registry import CHALLENGER
 from core.shadow.canary import set_canary_share
 from tests.api.conftest import TOKEN, ModelStore, api_settings, running_api
 from tests.api.test_shadow import wait_for
 
 ADMIN = Actor.local_admin()
 PRODUCT = {"designation": "Piscine tubulaire ronde 3,66 x 0,76 m", "description": "bleu"}
-
-
-@pytest.fixture
-def challenger_v2(model_store: ModelStore) -> Iterator[ModelStore]:
-    store = model_store.store()
-    assert model_store.champion() == 1
-    store.set_alias(CHALLENGER, 2)
-    yield model_store
-    store.set_alias(CHALLENGER, 2)
 
 
 def served(url: str, count: int) -> tuple[Counter[tuple[int, str]], list[str]]:

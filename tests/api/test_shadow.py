@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pandas as pd
-import pytest
 from sqlalchemy import Engine, select, text
 
 from core.adapters.predictor import HttpPredictor
@@ -95,16 +94,6 @@ def without_ids(value: Any) -> Any:
 def request_ids(reply: httpx.Response) -> list[str]:
     body = reply.json()
     return [p["request_id"] for p in body.get("predictions", [body])]
-
-
-@pytest.fixture
-def challenger_v2(model_store: ModelStore) -> Iterator[ModelStore]:
-    """v2 is the challenger (and v1 the champion); left so for the tests that follow."""
-    store = model_store.store()
-    assert model_store.champion() == 1
-    store.set_alias(CHALLENGER, 2)
-    yield model_store
-    store.set_alias(CHALLENGER, 2)
 
 
 def test_answers_are_byte_identical_and_the_log_holds_both_predictions(
