@@ -10,7 +10,6 @@ from core.adapters.errors import AdapterError
 from core.adapters.predictor import Predictor
 from core.shadow.canary import CanarySetting, canary_share, set_canary_share
 from core.shadow.compare import LiveComparison, compare
-from core.shadow.gate import live_verdict
 
 
 class ShadowManager:
@@ -24,19 +23,13 @@ class ShadowManager:
         self._predictor = predictor
         self._default_canary = default_canary  # RAKUTEN_CANARY_SHARE
 
-    def comparison(
-        self, hours: float, challenger_version: int | None = None, *, now: datetime | None = None
-    ) -> LiveComparison:
+    def comparison(self, hours: float, challenger_version: int | None = None) -> LiveComparison:
         """The champion against ``challenger_version`` (default: the latest challenger seen) over
         the last ``hours``."""
-        since = (now or datetime.now(UTC)) - timedelta(hours=hours)
+        since = datetime.now(UTC) - timedelta(hours=hours)
         return self._db.read(
             lambda conn: compare(conn, since=since, challenger_version=challenger_version)
         )
-
-    def live_verdict(self, version: int, hours: float) -> tuple[bool, str]:
-        """Whether the live evidence on ``version`` (as challenger) supports promoting it."""
-        return live_verdict(self.comparison(hours, version))
 
     def canary(self) -> CanarySetting:
         """The share of live requests the challenger answers now."""

@@ -73,10 +73,8 @@ def set_canary_share(engine: Engine, share: float, actor: Actor) -> None:
     params = {"share": share}
     with audited(SqlAuditLog(engine), actor, Action.SET_CANARY, target="canary", params=params):
         check_share(share)
-        row = {"key": CANARY_KEY, "value": repr(share), "at": datetime.now(UTC)}
         with engine.begin() as conn:
-            conn.execute(delete(serving_settings).where(serving_settings.c.key == CANARY_KEY))
-            conn.execute(insert(serving_settings), [{**row, "actor": actor.label[:200]}])
+            _write(conn, share, actor.label)
 
 
 def end_canary(engine: Engine, why: str) -> bool:
@@ -85,7 +83,12 @@ def end_canary(engine: Engine, why: str) -> bool:
     with engine.begin() as conn:
         running = canary_share(conn).share > 0
         if running:
-            conn.execute(delete(serving_settings).where(serving_settings.c.key == CANARY_KEY))
-            row = {"key": CANARY_KEY, "value": "0.0", "at": datetime.now(UTC), "actor": why[:200]}
-            conn.execute(insert(serving_settings), [row])
+            _write(conn, 0.0, why)
     return running
+
+
+def _write(conn: Connection, share: float, actor: str) -> None:
+    """The share's one row, replaced (the last writer wins)."""
+    conn.execute(delete(serving_settings).where(serving_settings.c.key == CANARY_KEY))
+    row = {"key": CANARY_KEY, "value": repr(share), "at": datetime.now(UTC), "actor": actor[:200]}
+    conn.execute(insert(serving_settings), [row])

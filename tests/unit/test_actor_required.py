@@ -123,7 +123,7 @@ READERS = {
     "app.managers.flows": {"trigger_action"},
     "PredictionManager": {"health", "predict", "predict_batch", "scrape"},
     "AccessManager": {"assignments", "role_of", "audit"},
-    "ShadowManager": {"comparison", "live_verdict", "canary"},
+    "ShadowManager": {"comparison", "canary"},
     "core.usecases.promotion": {"live_gate"},
 }
 
